@@ -1,0 +1,316 @@
+package convexcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary re-executes itself as a stand-in CLI (the helper-process pattern of
+// os/exec's own tests). The environment is allow-listed, so the mode travels in argv after "--".
+func helperArgs(mode string, extra ...string) []string {
+	return append([]string{"-test.run=^TestHelperProcess$", "--", mode}, extra...)
+}
+
+const canary = "prod:canary-deployment|c4n4ry53cr37c4n4ry53cr37"
+
+func TestHelperProcess(t *testing.T) {
+	args := os.Args
+	for len(args) > 0 && args[0] != "--" {
+		args = args[1:]
+	}
+	if len(args) < 2 {
+		return // an ordinary test run
+	}
+	mode, rest := args[1], args[2:]
+	switch mode {
+	case "env":
+		for _, kv := range os.Environ() {
+			fmt.Println(kv)
+		}
+	case "exit":
+		fmt.Fprintln(os.Stderr, "✖ Error: Unable to start push to http://127.0.0.1:1")
+		fmt.Fprintln(os.Stderr, "✖ something broke")
+		os.Exit(3)
+	case "flood":
+		line := strings.Repeat("x", 99) + "\n"
+		for range 20000 {
+			os.Stderr.WriteString(line)
+		}
+		fmt.Fprintln(os.Stderr, "the last line")
+	case "secret":
+		// The key whole, its secret part alone, split across writes, and inside an over-long line.
+		fmt.Println("key " + canary)
+		fmt.Fprintln(os.Stderr, "secret "+canary[strings.IndexByte(canary, '|')+1:])
+		half := len(canary) / 2
+		os.Stderr.WriteString("split " + canary[:half])
+		os.Stderr.Sync()
+		os.Stderr.WriteString(canary[half:] + "\n")
+		os.Stderr.WriteString(strings.Repeat("y", maxLine-5) + canary + strings.Repeat("z", 100) + "\n")
+		os.Exit(1)
+	case "orphan":
+		// Like the CLI: start a helper that stays behind in the group, holding stderr, and exit.
+		startSleeper()
+		fmt.Println("leader done")
+	case "hang":
+		signal.Ignore(syscall.SIGTERM)
+		startSleeper()
+		fmt.Println("hanging")
+		time.Sleep(time.Hour)
+	case "sleep":
+		if len(rest) > 0 && rest[0] == "ignoreterm" {
+			signal.Ignore(syscall.SIGTERM)
+		}
+		time.Sleep(time.Hour)
+	}
+	os.Exit(0)
+}
+
+func startSleeper() {
+	cmd := exec.Command(os.Args[0], helperArgs("sleep", "ignoreterm")...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start sleeper:", err)
+		os.Exit(9)
+	}
+	fmt.Printf("sleeper %d\n", cmd.Process.Pid)
+}
+
+func helperRunner(t testing.TB) *Runner {
+	t.Helper()
+	return &Runner{Program: os.Args[0], Env: map[string]string{"CI": "1", "TMPDIR": t.TempDir()}}
+}
+
+// requireGroupGone fails when /proc still lists a live process of the group, or a zombie that
+// this process would have to reap.
+func requireGroupGone(t testing.TB, pgid int) {
+	t.Helper()
+	if pgid <= 1 {
+		t.Fatalf("no process group recorded (pgid %d)", pgid)
+	}
+	left, err := GroupMembers(pgid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range left {
+		if m.Alive() {
+			t.Fatalf("process group %d still holds %+v", pgid, left)
+		}
+	}
+}
+
+func TestRunEnvironmentIsExactlyTheAllowList(t *testing.T) {
+	r := helperRunner(t)
+	r.Env["PATH"] = "/usr/bin:/bin"
+	t.Setenv("CONVEX_DEPLOY_KEY", canary) // in the parent only: must not reach the child
+	res, err := r.Run(context.Background(), t.TempDir(), helperArgs("env")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(res.Stdout)
+	want := []string{"CI=1", "PATH=/usr/bin:/bin", "TMPDIR=" + r.Env["TMPDIR"]}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("child environment = %q, want %q", got, want)
+	}
+	requireGroupGone(t, res.PGID)
+}
+
+func TestRunRejectsVariablesOutsideTheAllowList(t *testing.T) {
+	for _, name := range []string{"CONVEX_DEPLOY_KEY", "CONVEX_SELF_HOSTED_ADMIN_KEY", "NODE_OPTIONS", "LD_PRELOAD"} {
+		t.Run(name, func(t *testing.T) {
+			r := helperRunner(t)
+			r.Env[name] = "x"
+			_, err := r.Run(context.Background(), t.TempDir(), helperArgs("env")...)
+			if !errors.Is(err, ErrEnv) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("err = %v, want ErrEnv naming %s", err, name)
+			}
+		})
+	}
+}
+
+func TestRunFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		program  string
+		wantCode int
+		wantText string
+		exitErr  bool
+	}{
+		{name: "non-zero exit", args: helperArgs("exit"), wantCode: 3, wantText: "something broke", exitErr: true},
+		{name: "missing program", program: "/nonexistent/node", wantText: "start /nonexistent/node"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := helperRunner(t)
+			if tc.program != "" {
+				r.Program = tc.program
+			}
+			_, err := r.Run(context.Background(), t.TempDir(), tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.wantText) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.wantText)
+			}
+			var xe *ExitError
+			if errors.As(err, &xe) != tc.exitErr {
+				t.Fatalf("err = %#v, ExitError wanted: %v", err, tc.exitErr)
+			}
+			if xe != nil {
+				if xe.Code != tc.wantCode || xe.Canceled {
+					t.Fatalf("code %d canceled %v, want %d false", xe.Code, xe.Canceled, tc.wantCode)
+				}
+				requireGroupGone(t, xe.PGID)
+			}
+		})
+	}
+}
+
+func TestRunBoundsCapturedOutput(t *testing.T) {
+	r := helperRunner(t)
+	r.OutputLimit = 4 << 10
+	var lines int
+	r.OnLine = func(_, _ string) { lines++ }
+	res, err := r.Run(context.Background(), t.TempDir(), helperArgs("flood")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Stderr) > r.OutputLimit+len("…") {
+		t.Fatalf("kept %d bytes of stderr, limit %d", len(res.Stderr), r.OutputLimit)
+	}
+	if !strings.HasSuffix(res.Stderr, "the last line\n") || !strings.HasPrefix(res.Stderr, "…") {
+		t.Fatalf("tail = %q…%q", res.Stderr[:20], res.Stderr[len(res.Stderr)-20:])
+	}
+	if lines != 20001 {
+		t.Fatalf("line callback saw %d lines, want 20001", lines)
+	}
+}
+
+func TestRunScrubsSecrets(t *testing.T) {
+	r := helperRunner(t)
+	r.Secrets = KeySecrets(canary)
+	var mu sync.Mutex
+	var seen []string
+	r.OnLine = func(_, line string) {
+		mu.Lock()
+		seen = append(seen, line)
+		mu.Unlock()
+	}
+	res, err := r.Run(context.Background(), t.TempDir(), helperArgs("secret")...)
+	if err == nil {
+		t.Fatal("want the helper's exit 1")
+	}
+	secret := canary[strings.IndexByte(canary, '|')+1:]
+	for name, text := range map[string]string{
+		"stdout": res.Stdout, "stderr": res.Stderr, "error": err.Error(), "lines": strings.Join(seen, "\n"),
+	} {
+		if strings.Contains(text, secret) || strings.Contains(text, canary[len(canary)-10:]) {
+			t.Errorf("%s leaks the secret: %q", name, text)
+		}
+	}
+	if n := strings.Count(res.Stdout+res.Stderr, Redacted); n != 4 {
+		t.Errorf("%d redactions, want 4 (whole key, secret part, split key, key in a long line):\n%s\n%s", n, res.Stdout, res.Stderr)
+	}
+}
+
+func TestRunEndsWhatTheLeaderLeavesBehind(t *testing.T) {
+	r := helperRunner(t)
+	res, err := r.Run(context.Background(), t.TempDir(), helperArgs("orphan")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Stdout, "leader done") || !strings.Contains(res.Stdout, "sleeper ") {
+		t.Fatalf("stdout = %q", res.Stdout)
+	}
+	requireGroupGone(t, res.PGID)
+}
+
+func TestRunKillsTheWholeGroupWhenTheContextEnds(t *testing.T) {
+	tests := []struct {
+		name   string
+		ctx    func() (context.Context, context.CancelFunc)
+		reason error
+	}{
+		{name: "deadline", reason: context.DeadlineExceeded, ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 300*time.Millisecond)
+		}},
+		{name: "cancel", reason: context.Canceled, ctx: func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(300*time.Millisecond, cancel)
+			return ctx, cancel
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := helperRunner(t)
+			r.Grace = 200 * time.Millisecond // the helper ignores SIGTERM: SIGKILL must follow
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			_, err := r.Run(ctx, t.TempDir(), helperArgs("hang")...)
+			var xe *ExitError
+			if !errors.As(err, &xe) || !xe.Canceled || !errors.Is(err, tc.reason) {
+				t.Fatalf("err = %v, want a cancelled ExitError wrapping %v", err, tc.reason)
+			}
+			if xe.Signal != "killed" {
+				t.Fatalf("leader ended by %q, want SIGKILL after the grace period", xe.Signal)
+			}
+			if !strings.Contains(xe.Stdout, "hanging") {
+				t.Fatalf("stdout = %q", xe.Stdout)
+			}
+			requireGroupGone(t, xe.PGID)
+		})
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name string
+		stat string
+		want Member
+		pgid int
+	}{
+		{name: "plain", stat: "42 (node) S 7 42 42 0 -1", want: Member{PID: 42, PPID: 7, State: "S", Comm: "node"}, pgid: 42},
+		{name: "comm with spaces and parens", stat: "43 (a (b) c) Z 1 42 42 0", want: Member{PID: 43, PPID: 1, State: "Z", Comm: "a (b) c"}, pgid: 42},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, pg, ok := parseStat(tc.want.PID, tc.stat)
+			if !ok || m != tc.want || pg != tc.pgid {
+				t.Fatalf("got %+v %d %v, want %+v %d", m, pg, ok, tc.want, tc.pgid)
+			}
+		})
+	}
+}
+
+func TestCaptureScrubsSecretsAcrossWritesAndCuts(t *testing.T) {
+	secret := canary[strings.IndexByte(canary, '|')+1:]
+	long := strings.Repeat("y", maxLine-10) + canary + strings.Repeat("z", maxLine) + secret + "\n"
+	for _, chunk := range []int{1, 7, 4096, len(long)} {
+		t.Run(fmt.Sprintf("chunk %d", chunk), func(t *testing.T) {
+			var lines []string
+			c := newCapture("stderr", NewScrubber(KeySecrets(canary)...), 1<<20, func(_, l string) { lines = append(lines, l) })
+			for i := 0; i < len(long); i += chunk {
+				if _, err := c.Write([]byte(long[i:min(i+chunk, len(long))])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.finish()
+			all := strings.Join(lines, "")
+			if strings.Contains(all, secret) || strings.Contains(c.String(), secret) {
+				t.Fatalf("secret leaked through %d-byte writes", chunk)
+			}
+			if n := strings.Count(all, Redacted); n != 2 {
+				t.Fatalf("%d redactions, want 2", n)
+			}
+			if len(all) != len(long)-1-len(canary)-len(secret)+2*len(Redacted) {
+				t.Fatalf("lost or duplicated bytes: got %d", len(all))
+			}
+		})
+	}
+}
