@@ -1,0 +1,161 @@
+package status
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Status is a deployment's state.
+type Status string
+
+// The deployment states. queued and deploying are in flight; deployed and failed are final for a
+// request.
+const (
+	Queued    Status = "queued"
+	Deploying Status = "deploying"
+	Deployed  Status = "deployed"
+	Failed    Status = "failed"
+)
+
+// Final reports whether a request in state s has ended.
+func (s Status) Final() bool { return s == Deployed || s == Failed }
+
+// Connection states of the user's deployment as last observed by a deploy.
+const (
+	ConnectionUnknown   = "unknown"
+	ConnectionConnected = "connected"
+	ConnectionError     = "error"
+)
+
+// Record is the current status of one (user, config). Its JSON tags are the wire shape the
+// browser receives; its dynamodbav tags are the item's attributes. Times are RFC 3339 strings in
+// UTC with millisecond precision.
+type Record struct {
+	UserID             string `json:"userId" dynamodbav:"userId"`
+	ConfigID           string `json:"configId" dynamodbav:"configId"`
+	DeploymentStatus   Status `json:"deploymentStatus" dynamodbav:"deploymentStatus"`
+	DeploymentProgress string `json:"deploymentProgress,omitempty" dynamodbav:"deploymentProgress,omitempty"`
+	Stage              string `json:"stage,omitempty" dynamodbav:"stage,omitempty"`
+	// SchemaVersion and LastSchemaDeploy describe what is deployed: they change only when a
+	// deploy succeeds.
+	SchemaVersion    int    `json:"schemaVersion,omitempty" dynamodbav:"schemaVersion,omitempty"`
+	LastSchemaDeploy string `json:"lastSchemaDeploy,omitempty" dynamodbav:"lastSchemaDeploy,omitempty"`
+	ConnectionStatus string `json:"connectionStatus,omitempty" dynamodbav:"connectionStatus,omitempty"`
+	ConnectionError  string `json:"connectionError,omitempty" dynamodbav:"connectionError,omitempty"`
+	ErrorClass       string `json:"errorClass,omitempty" dynamodbav:"errorClass,omitempty"`
+	ErrorHint        string `json:"errorHint,omitempty" dynamodbav:"errorHint,omitempty"`
+	Retryable        bool   `json:"retryable,omitempty" dynamodbav:"retryable,omitempty"`
+	// Attempt counts the claims of this (user, config): it grows with every deploy, retry and
+	// lease take-over.
+	Attempt   int    `json:"attempt,omitempty" dynamodbav:"attempt,omitempty"`
+	RequestID string `json:"requestId,omitempty" dynamodbav:"requestId,omitempty"`
+	// Notice says why the last request was refused (e.g. a retry of a deployment that is not
+	// failed); the refused request did not change the status. Cleared by the next accepted request.
+	Notice    string `json:"notice,omitempty" dynamodbav:"notice,omitempty"`
+	UpdatedAt string `json:"updatedAt,omitempty" dynamodbav:"updatedAt,omitempty"`
+	// Version increases by one on every write of the current item.
+	Version int64 `json:"version" dynamodbav:"version"`
+
+	// LeaseOwner and LeaseExpiresAt (Unix milliseconds) are held while deploying.
+	LeaseOwner     string `json:"-" dynamodbav:"leaseOwner,omitempty"`
+	LeaseExpiresAt int64  `json:"-" dynamodbav:"leaseExpiresAt,omitempty"`
+}
+
+// Item keys (see docs/ARCHITECTURE.md).
+const (
+	attrPK        = "pk"
+	attrSK        = "sk"
+	skCurrent     = "CURRENT"
+	skAttemptPref = "ATTEMPT#"
+)
+
+// PK returns the partition key of a (user, config): CFG#<userId>#<configId>.
+func PK(userID, configID string) string { return "CFG#" + userID + "#" + configID }
+
+// AttemptSK returns the sort key of a request's history item.
+func AttemptSK(requestID string) string { return skAttemptPref + requestID }
+
+// ErrNotStatusItem is wrapped by FromStreamImage when the image is not an item of the status table.
+var ErrNotStatusItem = errors.New("status: not a status item")
+
+// FromStreamImage decodes a DynamoDB stream image (events.DynamoDBStreamRecord.NewImage) of the
+// status table. current reports whether it is the current item (sk = CURRENT); for a history item
+// the Record holds only the fields the two share, and callers that forward to browsers should drop
+// it. It returns an error wrapping ErrNotStatusItem when the image lacks the keys, and a decode
+// error when an attribute has the wrong type.
+func FromStreamImage(image map[string]events.DynamoDBAttributeValue) (rec Record, current bool, err error) {
+	pk, okPK := image[attrPK]
+	sk, okSK := image[attrSK]
+	if !okPK || !okSK || pk.DataType() != events.DataTypeString || sk.DataType() != events.DataTypeString {
+		return Record{}, false, fmt.Errorf("status: decode stream image: %w", ErrNotStatusItem)
+	}
+	if !strings.HasPrefix(pk.String(), "CFG#") {
+		return Record{}, false, fmt.Errorf("status: decode stream image %q: %w", pk.String(), ErrNotStatusItem)
+	}
+	item, err := fromStreamMap(image)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("status: decode stream image %s: %w", pk.String(), err)
+	}
+	if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+		return Record{}, false, fmt.Errorf("status: decode stream image %s: %w", pk.String(), err)
+	}
+	return rec, sk.String() == skCurrent, nil
+}
+
+func fromStreamMap(m map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
+	out := make(map[string]types.AttributeValue, len(m))
+	for k, v := range m {
+		av, err := fromStream(v)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", k, err)
+		}
+		out[k] = av
+	}
+	return out, nil
+}
+
+// fromStream converts the Lambda events representation of an attribute to the SDK's.
+func fromStream(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
+	switch v.DataType() {
+	case events.DataTypeString:
+		return &types.AttributeValueMemberS{Value: v.String()}, nil
+	case events.DataTypeNumber:
+		return &types.AttributeValueMemberN{Value: v.Number()}, nil
+	case events.DataTypeBoolean:
+		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
+	case events.DataTypeNull:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
+	case events.DataTypeBinary:
+		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
+	case events.DataTypeStringSet:
+		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
+	case events.DataTypeNumberSet:
+		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
+	case events.DataTypeBinarySet:
+		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
+	case events.DataTypeList:
+		list := v.List()
+		out := make([]types.AttributeValue, len(list))
+		for i, e := range list {
+			av, err := fromStream(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = av
+		}
+		return &types.AttributeValueMemberL{Value: out}, nil
+	case events.DataTypeMap:
+		m, err := fromStreamMap(v.Map())
+		if err != nil {
+			return nil, err
+		}
+		return &types.AttributeValueMemberM{Value: m}, nil
+	default:
+		return nil, fmt.Errorf("unsupported stream attribute type %d", v.DataType())
+	}
+}
