@@ -137,52 +137,30 @@ func countOf(ds []delivery, body string) int {
 func TestSQSPollerBatchSemantics(t *testing.T) {
 	c := startStandIns(t)
 	cases := []struct {
-		name    string
-		handler func(r *recorder) any
-		// wantBatchErr is a substring of the first batch's InvokeErr; empty means a partial result.
+		name string
+		// firstTry, when set, decides how a batch whose first message is on its first receive
+		// fails as a whole; otherwise message "b" fails alone on its first receive.
+		firstTry func(resp *events.SQSEventResponse) error
+		// wantBatchErr is a substring of the first batch's InvokeErr.
 		wantBatchErr string
 	}{
+		{name: "partial failure deletes only the successes"},
 		{
-			name:    "partial failure deletes only the successes",
-			handler: func(r *recorder) any { return r.handle },
-		},
-		{
-			name: "handler error fails the whole batch",
-			handler: func(r *recorder) any {
-				return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-					resp, _ := r.handle(ctx, ev)
-					if ev.Records[0].Attributes["ApproximateReceiveCount"] == "1" {
-						return resp, errors.New("boom")
-					}
-					return resp, nil
-				}
-			},
+			name:         "handler error fails the whole batch",
+			firstTry:     func(*events.SQSEventResponse) error { return errors.New("boom") },
 			wantBatchErr: "boom",
 		},
 		{
 			name: "unknown itemIdentifier fails the whole batch",
-			handler: func(r *recorder) any {
-				return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-					resp, _ := r.handle(ctx, ev)
-					if ev.Records[0].Attributes["ApproximateReceiveCount"] == "1" {
-						resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: "not-in-batch"})
-					}
-					return resp, nil
-				}
+			firstTry: func(resp *events.SQSEventResponse) error {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: "not-in-batch"})
+				return nil
 			},
 			wantBatchErr: "not in the batch",
 		},
 		{
-			name: "panic fails the whole batch",
-			handler: func(r *recorder) any {
-				return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-					resp, _ := r.handle(ctx, ev)
-					if ev.Records[0].Attributes["ApproximateReceiveCount"] == "1" {
-						panic("kaboom")
-					}
-					return resp, nil
-				}
-			},
+			name:         "panic fails the whole batch",
+			firstTry:     func(*events.SQSEventResponse) error { panic("kaboom") },
 			wantBatchErr: "panicked: kaboom",
 		},
 	}
@@ -193,10 +171,17 @@ func TestSQSPollerBatchSemantics(t *testing.T) {
 				send(t, c.sqs, url, b, "")
 			}
 			r := &recorder{}
-			if tc.wantBatchErr == "" {
+			if tc.firstTry == nil {
 				r.fail = func(m events.SQSMessage) bool { return m.Body == "b" && m.Attributes["ApproximateReceiveCount"] == "1" }
 			}
-			p := &localrun.SQSPoller{Client: c.sqs, QueueURL: url, Function: localrun.Function{Name: "t", Handler: lambda.NewHandler(tc.handler(r))}}
+			h := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				resp, _ := r.handle(ctx, ev)
+				if tc.firstTry != nil && ev.Records[0].Attributes["ApproximateReceiveCount"] == "1" {
+					return resp, tc.firstTry(&resp)
+				}
+				return resp, nil
+			}
+			p := &localrun.SQSPoller{Client: c.sqs, QueueURL: url, Function: localrun.Function{Name: "t", Handler: lambda.NewHandler(h)}}
 			batches := pollUntil(t, p, func() bool { return len(r.deliveries()) >= 3 })
 			first := batches[0]
 			if tc.wantBatchErr != "" {
