@@ -1,8 +1,9 @@
-package bundle
+package bundle_test
 
 import (
 	"encoding/json"
 	"errors"
+	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 // TestVersionFile keeps the checked-in convex/version.ts equal to its rendering from Version, so
 // the project on disk (what tsc and an editor see) and what is deployed cannot drift.
 func TestVersionFile(t *testing.T) {
-	golden(t, filepath.Join("project", filepath.FromSlash(VersionFile)), VersionTS(Version))
+	golden(t, filepath.Join("project", filepath.FromSlash(bundle.VersionFile)), bundle.VersionTS(bundle.Version))
 }
 
 // TestPingAnswersVersion bundles convex/functions.ts the way the CLI does and calls the real
@@ -29,8 +30,8 @@ func TestPingAnswersVersion(t *testing.T) {
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("ping answered %q: %v", out, err)
 	}
-	if got.Status != "ok" || got.Version != Version {
-		t.Errorf("ping = %+v, want {Status:ok Version:%d}", got, Version)
+	if got.Status != "ok" || got.Version != bundle.Version {
+		t.Errorf("ping = %+v, want {Status:ok Version:%d}", got, bundle.Version)
 	}
 }
 
@@ -68,7 +69,7 @@ func TestTypeCheck(t *testing.T) {
 
 // TestFiles checks the file set the deployer ships: the deploy needs these, and nothing else.
 func TestFiles(t *testing.T) {
-	files, err := Files()
+	files, err := bundle.Files()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,15 +102,15 @@ func TestPackageJSONPinsConvex(t *testing.T) {
 	var pkg struct {
 		Dependencies map[string]string `json:"dependencies"`
 	}
-	data, err := project.ReadFile("project/package.json")
+	data, err := os.ReadFile(filepath.Join("project", "package.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(data, &pkg); err != nil {
 		t.Fatal(err)
 	}
-	if got := pkg.Dependencies["convex"]; got != ConvexVersion {
-		t.Errorf("package.json convex = %q, want %q", got, ConvexVersion)
+	if got := pkg.Dependencies["convex"]; got != bundle.ConvexVersion {
+		t.Errorf("package.json convex = %q, want %q", got, bundle.ConvexVersion)
 	}
 	layers, err := os.ReadFile(filepath.Join("..", "..", "layers", "package.json"))
 	if err != nil {
@@ -121,8 +122,8 @@ func TestPackageJSONPinsConvex(t *testing.T) {
 	if err := json.Unmarshal(layers, &cli); err != nil {
 		t.Fatal(err)
 	}
-	if got := cli.Dependencies["convex"]; got != ConvexVersion {
-		t.Errorf("layers/package.json convex = %q, want ConvexVersion %q", got, ConvexVersion)
+	if got := cli.Dependencies["convex"]; got != bundle.ConvexVersion {
+		t.Errorf("layers/package.json convex = %q, want ConvexVersion %q", got, bundle.ConvexVersion)
 	}
 }
 
@@ -130,10 +131,10 @@ func TestMaterialize(t *testing.T) {
 	t.Run("writes every file 0600 in 0700 dirs", func(t *testing.T) {
 		dir := t.TempDir()
 		nm := cliNodeModules(t)
-		if err := Materialize(dir, Options{NodeModules: nm}); err != nil {
+		if err := bundle.Materialize(dir, bundle.Options{NodeModules: nm}); err != nil {
 			t.Fatal(err)
 		}
-		files, err := Files()
+		files, err := bundle.Files()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +145,7 @@ func TestMaterialize(t *testing.T) {
 				t.Fatal(err)
 			}
 			if string(data) != string(f.Data) {
-				t.Errorf("%s: content differs from Files()", f.Path)
+				t.Errorf("%s: content differs from bundle.Files()", f.Path)
 			}
 		}
 		err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -202,7 +203,7 @@ func TestMaterialize(t *testing.T) {
 	for _, tc := range failures {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := tc.setup(t)
-			err := Materialize(dir, Options{})
+			err := bundle.Materialize(dir, bundle.Options{})
 			if err == nil {
 				t.Fatal("Materialize succeeded, want an error")
 			}

@@ -1,9 +1,10 @@
-package bundle
+package bundle_test
 
 import (
 	"bytes"
 	"context"
 	"flag"
+	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"os"
 	"os/exec"
 	"strconv"
@@ -35,7 +36,7 @@ func cliNodeModules(t testing.TB) string {
 func materialized(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := Materialize(dir, Options{NodeModules: cliNodeModules(t)}); err != nil {
+	if err := bundle.Materialize(dir, bundle.Options{NodeModules: cliNodeModules(t)}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -45,20 +46,27 @@ func materialized(t testing.TB) string {
 // stdout, stderr and the run error (an *exec.ExitError for a non-zero exit).
 func runNode(t testing.TB, dir string, args ...string) (stdout, stderr []byte, err error) {
 	t.Helper()
-	bin, lerr := exec.LookPath("node")
+	env := []string{"PATH=" + os.Getenv("PATH"), "CI=1", "TMPDIR=" + t.TempDir()}
+	return runTool(t, dir, env, "node", args...)
+}
+
+// runTool runs the program name (looked up on PATH) with args in dir and exactly env, killed
+// after nodeTimeout, which fails the test. It returns stdout, stderr and the run error.
+func runTool(t testing.TB, dir string, env []string, name string, args ...string) (stdout, stderr []byte, err error) {
+	t.Helper()
+	bin, lerr := exec.LookPath(name)
 	if lerr != nil {
 		t.Fatal(lerr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CI=1", "TMPDIR=" + t.TempDir()}
+	cmd.Dir, cmd.Env, cmd.WaitDelay = dir, env, 10*time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("node %s: no exit within %v", strings.Join(args, " "), nodeTimeout)
+		t.Fatalf("%s %s: no exit within %v", name, strings.Join(args, " "), nodeTimeout)
 	}
 	return out.Bytes(), errb.Bytes(), err
 }

@@ -1,8 +1,9 @@
-package bundle
+package bundle_test
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,7 +32,7 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // push (PROTOCOL.md §4.3) and the package's own: nine tables, schema validation on, every vector
 // index 1536-dimensional over an (optional) array of float64.
 func TestSchemaRules(t *testing.T) {
-	s, err := ExpectedSchema()
+	s, err := bundle.ExpectedSchema()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,25 +63,25 @@ func TestSchemaRulesCatchViolations(t *testing.T) {
 		"s":{"fieldType":{"type":"string"},"optional":false}}}`)
 	cases := []struct {
 		name  string
-		table Table
+		table bundle.Table
 		want  string
 	}{
-		{"reserved index name", Table{TableName: "t", DocumentType: doc,
-			Indexes: []Index{{"by_id", []string{"a"}}}}, "reserved"},
-		{"unknown field", Table{TableName: "t", DocumentType: doc,
-			Indexes: []Index{{"by_x", []string{"x"}}}}, "does not exist"},
-		{"creation time in index", Table{TableName: "t", DocumentType: doc,
-			Indexes: []Index{{"by_a", []string{"a", "_creationTime"}}}}, "reserved field"},
-		{"same fields twice", Table{TableName: "t", DocumentType: doc,
-			Indexes: []Index{{"by_a", []string{"a"}}, {"by_a2", []string{"a"}}}}, "same fields"},
-		{"duplicate name", Table{TableName: "t", DocumentType: doc,
-			Indexes: []Index{{"i", []string{"a"}}}, SearchIndexes: []SearchIndex{{"i", "s", nil}}}, "two definitions"},
-		{"wrong dimensions", Table{TableName: "t", DocumentType: doc,
-			VectorIndexes: []VectorIndex{{"by_v", "v", 768, nil}}}, "1536"},
-		{"vector over a string", Table{TableName: "t", DocumentType: doc,
-			VectorIndexes: []VectorIndex{{"by_s", "s", 1536, nil}}}, "array of float64"},
-		{"too many fields", Table{TableName: "t", DocumentType: doc,
-			Indexes: []Index{{"by_many", strings.Split("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p", ",")}}}, "up to 15"},
+		{"reserved index name", bundle.Table{TableName: "t", DocumentType: doc,
+			Indexes: []bundle.Index{{"by_id", []string{"a"}}}}, "reserved"},
+		{"unknown field", bundle.Table{TableName: "t", DocumentType: doc,
+			Indexes: []bundle.Index{{"by_x", []string{"x"}}}}, "does not exist"},
+		{"creation time in index", bundle.Table{TableName: "t", DocumentType: doc,
+			Indexes: []bundle.Index{{"by_a", []string{"a", "_creationTime"}}}}, "reserved field"},
+		{"same fields twice", bundle.Table{TableName: "t", DocumentType: doc,
+			Indexes: []bundle.Index{{"by_a", []string{"a"}}, {"by_a2", []string{"a"}}}}, "same fields"},
+		{"duplicate name", bundle.Table{TableName: "t", DocumentType: doc,
+			Indexes: []bundle.Index{{"i", []string{"a"}}}, SearchIndexes: []bundle.SearchIndex{{"i", "s", nil}}}, "two definitions"},
+		{"wrong dimensions", bundle.Table{TableName: "t", DocumentType: doc,
+			VectorIndexes: []bundle.VectorIndex{{"by_v", "v", 768, nil}}}, "1536"},
+		{"vector over a string", bundle.Table{TableName: "t", DocumentType: doc,
+			VectorIndexes: []bundle.VectorIndex{{"by_s", "s", 1536, nil}}}, "array of float64"},
+		{"too many fields", bundle.Table{TableName: "t", DocumentType: doc,
+			Indexes: []bundle.Index{{"by_many", strings.Split("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p", ",")}}}, "up to 15"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestSchemaRulesCatchViolations(t *testing.T) {
 }
 
 // tableProblems lists every way tb breaks the backend's index rules or the package's.
-func tableProblems(t testing.TB, tb Table) []string {
+func tableProblems(t testing.TB, tb bundle.Table) []string {
 	t.Helper()
 	var doc struct {
 		Value map[string]struct {

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"archive/zip"
@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"io"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 func makeZip(t testing.TB) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteZip(&buf); err != nil {
+	if err := bundle.WriteZip(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -41,8 +42,8 @@ func TestZipDeterministic(t *testing.T) {
 	}
 	epoch := time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, f := range readZip(t, first).File {
-		if !strings.HasPrefix(f.Name, ZipName()+"/") {
-			t.Errorf("%s is not under %s/", f.Name, ZipName())
+		if !strings.HasPrefix(f.Name, bundle.ZipName()+"/") {
+			t.Errorf("%s is not under %s/", f.Name, bundle.ZipName())
 		}
 		if len(f.Extra) != 0 {
 			t.Errorf("%s has extra fields %x", f.Name, f.Extra)
@@ -90,9 +91,9 @@ func TestZipContents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries[strings.TrimPrefix(f.Name, ZipName()+"/")] = data
+		entries[strings.TrimPrefix(f.Name, bundle.ZipName()+"/")] = data
 	}
-	files, err := Files()
+	files, err := bundle.Files()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestZipContents(t *testing.T) {
 
 	readmeWants := []string{
 		"npm ci", "npx convex deploy", "CONVEX_DEPLOY_KEY", "CONVEX_SELF_HOSTED_URL",
-		"CONVEX_SELF_HOSTED_ADMIN_KEY", fmt.Sprintf(`"version":%d`, Version), "cd " + ZipName(),
+		"CONVEX_SELF_HOSTED_ADMIN_KEY", fmt.Sprintf(`"version":%d`, bundle.Version), "cd " + bundle.ZipName(),
 	}
 	for _, want := range readmeWants {
 		if !bytes.Contains(entries["README.md"], []byte(want)) {
@@ -134,9 +135,9 @@ func TestZipContents(t *testing.T) {
 	}
 	checks := []struct{ name, got, want string }{
 		{"lock name", lock.Name, pkg.Name},
-		{"lock root convex dependency", lock.Packages[""].Dependencies["convex"], ConvexVersion},
-		{"lock installed convex", lock.Packages["node_modules/convex"].Version, ConvexVersion},
-		{"package.json convex", pkg.Dependencies["convex"], ConvexVersion},
+		{"lock root convex dependency", lock.Packages[""].Dependencies["convex"], bundle.ConvexVersion},
+		{"lock installed convex", lock.Packages["node_modules/convex"].Version, bundle.ConvexVersion},
+		{"package.json convex", pkg.Dependencies["convex"], bundle.ConvexVersion},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
