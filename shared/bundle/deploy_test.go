@@ -1,10 +1,8 @@
 package bundle_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -179,11 +177,7 @@ func TestZipDeploysByHand(t *testing.T) {
 // unzip extracts zip bytes into dir, refusing paths that leave it.
 func unzip(t testing.TB, data []byte, dir string) {
 	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range zr.File {
+	for _, f := range readZip(t, data).File {
 		if !filepath.IsLocal(f.Name) {
 			t.Fatalf("zip entry %q leaves the folder", f.Name)
 		}
@@ -191,16 +185,7 @@ func unzip(t testing.TB, data []byte, dir string) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, f.Mode().Perm()); err != nil {
+		if err := os.WriteFile(p, readEntry(t, f), f.Mode().Perm()); err != nil {
 			t.Fatal(err)
 		}
 	}

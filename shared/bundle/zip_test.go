@@ -33,6 +33,21 @@ func readZip(t testing.TB, data []byte) *zip.Reader {
 	return zr
 }
 
+// readEntry returns the uncompressed content of a zip entry.
+func readEntry(t testing.TB, f *zip.File) []byte {
+	t.Helper()
+	rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("%s: %v", f.Name, err)
+	}
+	return data
+}
+
 // TestZipDeterministic: two runs give the same bytes, and nothing in an entry depends on the
 // machine or the clock.
 func TestZipDeterministic(t *testing.T) {
@@ -62,17 +77,8 @@ func TestZipDeterministic(t *testing.T) {
 func TestZipListing(t *testing.T) {
 	var b strings.Builder
 	for _, f := range readZip(t, makeZip(t)).File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.New()
-		n, err := io.Copy(h, rc)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", f.Name, err)
-		}
-		fmt.Fprintf(&b, "%x %6d %s\n", h.Sum(nil), n, f.Name)
+		data := readEntry(t, f)
+		fmt.Fprintf(&b, "%x %6d %s\n", sha256.Sum256(data), len(data), f.Name)
 	}
 	golden(t, "testdata/zip-listing.golden", []byte(b.String()))
 }
@@ -82,16 +88,7 @@ func TestZipListing(t *testing.T) {
 func TestZipContents(t *testing.T) {
 	entries := map[string][]byte{}
 	for _, f := range readZip(t, makeZip(t)).File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries[strings.TrimPrefix(f.Name, bundle.ZipName()+"/")] = data
+		entries[strings.TrimPrefix(f.Name, bundle.ZipName()+"/")] = readEntry(t, f)
 	}
 	files, err := bundle.Files()
 	if err != nil {
