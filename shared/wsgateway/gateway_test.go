@@ -1,0 +1,461 @@
+package wsgateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/coder/websocket"
+
+	"github.com/byod-deployer/byod-deployer/shared/standins"
+	"github.com/byod-deployer/byod-deployer/shared/wsgateway"
+)
+
+// wait bounds every wait for an event in these tests; it is a deadline, not an expectation.
+const wait = 20 * time.Second
+
+// recorder is a set of routes that report every event they receive on channels.
+type recorder struct {
+	connects    chan events.APIGatewayWebsocketProxyRequest
+	disconnects chan events.APIGatewayWebsocketProxyRequest
+	messages    chan events.APIGatewayWebsocketProxyRequest
+}
+
+func newRecorder() *recorder {
+	return &recorder{
+		connects:    make(chan events.APIGatewayWebsocketProxyRequest, 16),
+		disconnects: make(chan events.APIGatewayWebsocketProxyRequest, 16),
+		messages:    make(chan events.APIGatewayWebsocketProxyRequest, 16),
+	}
+}
+
+// routes answers `$connect` with the status in the `want` query parameter (default 200).
+func (r *recorder) routes() map[string]lambda.Handler {
+	return map[string]lambda.Handler{
+		wsgateway.RouteConnect: lambda.NewHandler(func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			r.connects <- ev
+			switch ev.QueryStringParameters["want"] {
+			case "401":
+				return events.APIGatewayProxyResponse{StatusCode: 401, Body: `{"message":"Unauthorized"}`}, nil
+			case "error":
+				return events.APIGatewayProxyResponse{}, errors.New("handler failed")
+			case "nostatus":
+				return events.APIGatewayProxyResponse{}, nil
+			}
+			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+		}),
+		wsgateway.RouteDisconnect: lambda.NewHandler(func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			r.disconnects <- ev
+			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+		}),
+		"echo": lambda.NewHandler(func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			r.messages <- ev
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: "echo:" + ev.Body}, nil
+		}),
+		"fail": lambda.NewHandler(func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			r.messages <- ev
+			return events.APIGatewayProxyResponse{}, errors.New("boom")
+		}),
+	}
+}
+
+func startGateway(t testing.TB, opts wsgateway.Options) *wsgateway.Gateway {
+	t.Helper()
+	g, err := wsgateway.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+func managementClient(g *wsgateway.Gateway) *apigatewaymanagementapi.Client {
+	return apigatewaymanagementapi.NewFromConfig(standins.Config(), func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(g.ManagementURL())
+	})
+}
+
+// dial connects a client and returns it with the connection id `$connect` saw.
+func dial(t testing.TB, g *wsgateway.Gateway, rec *recorder) (*websocket.Conn, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, g.URL()+"?token=secret-token", nil)
+	if err != nil {
+		t.Fatalf("dial: %v (response %v)", err, resp)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c, receive(t, rec.connects).RequestContext.ConnectionID
+}
+
+func receive[T any](t testing.TB, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(wait):
+		t.Fatalf("nothing received within %v", wait)
+		panic("unreachable")
+	}
+}
+
+// disconnectOf waits for the `$disconnect` of connection id, skipping those of other connections
+// (earlier subtests' clients close when their subtest ends).
+func disconnectOf(t testing.TB, rec *recorder, id string) events.APIGatewayWebsocketProxyRequest {
+	t.Helper()
+	for {
+		if ev := receive(t, rec.disconnects); ev.RequestContext.ConnectionID == id {
+			return ev
+		}
+	}
+}
+
+func read(t testing.TB, c *websocket.Conn) (websocket.MessageType, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	typ, data, err := c.Read(ctx)
+	if err != nil {
+		t.Fatalf("client read: %v", err)
+	}
+	return typ, string(data)
+}
+
+// readClose reads until the connection closes and returns the close status.
+func readClose(t testing.TB, c *websocket.Conn) websocket.StatusCode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("connection not closed within %v", wait)
+			}
+			return websocket.CloseStatus(err)
+		}
+	}
+}
+
+func isGone(err error) bool {
+	var gone *types.GoneException
+	return errors.As(err, &gone)
+}
+
+// TestManagementAPI drives the gateway with the real SDK management client.
+func TestManagementAPI(t *testing.T) {
+	ctx := context.Background()
+	rec := newRecorder()
+	g := startGateway(t, wsgateway.Options{Routes: rec.routes()})
+	api := managementClient(g)
+
+	t.Run("post delivers to the client", func(t *testing.T) {
+		c, id := dial(t, g, rec)
+		if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: []byte(`{"type":"status"}`)}); err != nil {
+			t.Fatalf("PostToConnection: %v", err)
+		}
+		if typ, got := read(t, c); typ != websocket.MessageText || got != `{"type":"status"}` {
+			t.Errorf("client got %v %q", typ, got)
+		}
+		bin := []byte{0xff, 0x00, 0xfe}
+		if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: bin}); err != nil {
+			t.Fatalf("PostToConnection binary: %v", err)
+		}
+		if typ, got := read(t, c); typ != websocket.MessageBinary || got != string(bin) {
+			t.Errorf("client got %v %q, want binary %q", typ, got, bin)
+		}
+	})
+	t.Run("get on a live connection", func(t *testing.T) {
+		_, id := dial(t, g, rec)
+		out, err := api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: &id})
+		if err != nil {
+			t.Fatalf("GetConnection: %v", err)
+		}
+		if out.ConnectedAt == nil || out.LastActiveAt == nil || out.Identity == nil ||
+			aws.ToString(out.Identity.SourceIp) != "127.0.0.1" || aws.ToString(out.Identity.UserAgent) == "" {
+			t.Errorf("GetConnection = %+v / identity %+v", out, out.Identity)
+		}
+		if out.LastActiveAt.Before(*out.ConnectedAt) || time.Since(*out.ConnectedAt) > time.Hour {
+			t.Errorf("connectedAt %v, lastActiveAt %v", out.ConnectedAt, out.LastActiveAt)
+		}
+	})
+	t.Run("unknown connection is a typed GoneException", func(t *testing.T) {
+		unknown := "AAAAAAAAAAAAAAA="
+		calls := []struct {
+			name string
+			call func() error
+		}{
+			{"post", func() error {
+				_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &unknown, Data: []byte("x")})
+				return err
+			}},
+			{"get", func() error {
+				_, err := api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: &unknown})
+				return err
+			}},
+			{"delete", func() error {
+				_, err := api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &unknown})
+				return err
+			}},
+		}
+		for _, c := range calls {
+			if err := c.call(); !isGone(err) {
+				t.Errorf("%s unknown: err = %v, want *types.GoneException", c.name, err)
+			}
+		}
+	})
+	t.Run("delete closes the socket and runs $disconnect", func(t *testing.T) {
+		c, id := dial(t, g, rec)
+		if _, err := api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id}); err != nil {
+			t.Fatalf("DeleteConnection: %v", err)
+		}
+		if code := readClose(t, c); code != websocket.StatusNormalClosure {
+			t.Errorf("close status = %v, want 1000", code)
+		}
+		if ev := disconnectOf(t, rec, id); ev.RequestContext.EventType != "DISCONNECT" || ev.RequestContext.DisconnectStatusCode != int64(websocket.StatusNormalClosure) {
+			t.Errorf("$disconnect event = %+v", ev.RequestContext)
+		}
+		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: []byte("x")})
+		if !isGone(err) {
+			t.Errorf("post after delete: err = %v, want GoneException", err)
+		}
+	})
+	t.Run("post after the client closed is Gone", func(t *testing.T) {
+		c, id := dial(t, g, rec)
+		c.Close(websocket.StatusNormalClosure, "bye")
+		if ev := disconnectOf(t, rec, id); ev.RequestContext.DisconnectStatusCode != int64(websocket.StatusNormalClosure) {
+			t.Errorf("$disconnect = %+v, want code 1000", ev.RequestContext)
+		}
+		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: []byte("x")})
+		if !isGone(err) {
+			t.Errorf("post after client close: err = %v, want GoneException", err)
+		}
+	})
+	t.Run("posted data over 128 KiB is PayloadTooLarge", func(t *testing.T) {
+		c, id := dial(t, g, rec)
+		c.SetReadLimit(wsgateway.DefaultMaxPayload)
+		big := bytes.Repeat([]byte("a"), wsgateway.DefaultMaxPayload+1)
+		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: big})
+		var tooLarge *types.PayloadTooLargeException
+		if !errors.As(err, &tooLarge) {
+			t.Fatalf("post 128 KiB + 1: err = %v, want PayloadTooLargeException", err)
+		}
+		exact := big[:wsgateway.DefaultMaxPayload]
+		if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: exact}); err != nil {
+			t.Fatalf("post exactly 128 KiB: %v", err)
+		}
+		if _, got := read(t, c); len(got) != len(exact) {
+			t.Errorf("client got %d bytes, want %d", len(got), len(exact))
+		}
+	})
+}
+
+func TestConnect(t *testing.T) {
+	rec := newRecorder()
+	g := startGateway(t, wsgateway.Options{Routes: rec.routes(), Stage: "dev"})
+	tests := []struct {
+		name   string
+		query  string
+		status int
+	}{
+		{name: "accepted", query: "token=abc&want=200", status: http.StatusSwitchingProtocols},
+		{name: "refused by the handler", query: "token=abc&want=401", status: http.StatusUnauthorized},
+		{name: "handler error", query: "want=error", status: http.StatusInternalServerError},
+		{name: "response without statusCode", query: "want=nostatus", status: http.StatusBadGateway},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, g.URL()+"?"+tt.query, &websocket.DialOptions{
+				HTTPHeader: http.Header{"X-Probe": {"1"}, "User-Agent": {"probe/1"}},
+			})
+			if resp == nil || resp.StatusCode != tt.status {
+				t.Fatalf("upgrade response = %v (err %v), want HTTP %d", resp, err, tt.status)
+			}
+			ev := receive(t, rec.connects)
+			rc := ev.RequestContext
+			if rc.RouteKey != "$connect" || rc.EventType != "CONNECT" || rc.Stage != "dev" || rc.MessageDirection != "IN" ||
+				rc.RequestID == "" || rc.ConnectedAt == 0 || rc.Identity.SourceIP != "127.0.0.1" || rc.Identity.UserAgent != "probe/1" {
+				t.Errorf("$connect requestContext = %+v", rc)
+			}
+			if ev.Headers["X-Probe"] != "1" || ev.MultiValueHeaders["X-Probe"][0] != "1" {
+				t.Errorf("$connect headers = %v", ev.Headers)
+			}
+			if !strings.Contains(tt.query, "token") != (ev.QueryStringParameters["token"] == "") {
+				t.Errorf("$connect query = %v for %q", ev.QueryStringParameters, tt.query)
+			}
+			id := rc.ConnectionID
+			if len(id) != 16 || strings.ContainsAny(id, "/+") {
+				t.Errorf("connection id %q: want 16 url-safe characters", id)
+			}
+			open := g.ConnectionIDs()
+			if err != nil {
+				if len(open) != 0 {
+					t.Errorf("refused upgrade left connections %v", open)
+				}
+				return
+			}
+			defer c.CloseNow()
+			if len(open) != 1 || open[0] != id {
+				t.Errorf("open connections = %v, want [%s]", open, id)
+			}
+			c.Close(websocket.StatusNormalClosure, "")
+			disconnectOf(t, rec, id)
+		})
+	}
+	t.Run("plain GET is refused", func(t *testing.T) {
+		resp, err := http.Get(g.ManagementURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUpgradeRequired {
+			t.Errorf("GET without upgrade = %d, want 426", resp.StatusCode)
+		}
+	})
+	t.Run("other stage is forbidden", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		_, resp, err := websocket.Dial(ctx, strings.TrimSuffix(g.URL(), "/dev")+"/prod", nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("dial other stage: resp %v err %v, want 403", resp, err)
+		}
+	})
+}
+
+func TestMessages(t *testing.T) {
+	rec := newRecorder()
+	tests := []struct {
+		name           string
+		routeResponses bool
+		withDefault    bool
+		send           string
+		wantRoute      string // "" = no route invoked
+		wantReply      string // substring of the reply; "" = no reply expected
+	}{
+		{name: "action selects its route", send: `{"action":"echo","x":1}`, wantRoute: "echo"},
+		{name: "route response sent back when configured", routeResponses: true, send: `{"action":"echo"}`, wantRoute: "echo", wantReply: `echo:{"action":"echo"}`},
+		{name: "unknown action falls back to $default", withDefault: true, send: `{"action":"nope"}`, wantRoute: "$default"},
+		{name: "non-JSON body goes to $default", withDefault: true, send: `hello`, wantRoute: "$default"},
+		{name: "reserved action is not selectable", withDefault: true, send: `{"action":"$disconnect"}`, wantRoute: "$default"},
+		{name: "no route and no $default is Forbidden", send: `{"action":"nope"}`, wantReply: `"message": "Forbidden"`},
+		{name: "handler error answers Internal server error", send: `{"action":"fail"}`, wantRoute: "fail", wantReply: `"message": "Internal server error"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			routes := rec.routes()
+			if tt.withDefault {
+				routes[wsgateway.RouteDefault] = routes["echo"]
+			}
+			// Messages of one connection are handled in order, so what the sync route posts arrives
+			// after any reply to the message before it.
+			var api *apigatewaymanagementapi.Client
+			routes["sync"] = lambda.NewHandler(func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+				_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+					ConnectionId: &ev.RequestContext.ConnectionID, Data: []byte("marker"),
+				})
+				return events.APIGatewayProxyResponse{StatusCode: 200}, err
+			})
+			g := startGateway(t, wsgateway.Options{Routes: routes, RouteResponses: tt.routeResponses})
+			api = managementClient(g)
+			c, id := dial(t, g, rec)
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			for _, m := range []string{tt.send, `{"action":"sync"}`} {
+				if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.wantRoute != "" {
+				ev := receive(t, rec.messages)
+				rc := ev.RequestContext
+				if rc.RouteKey != tt.wantRoute || rc.EventType != "MESSAGE" || rc.ConnectionID != id || ev.Body != tt.send || ev.IsBase64Encoded {
+					t.Errorf("message event: route %q type %q conn %q body %q", rc.RouteKey, rc.EventType, rc.ConnectionID, ev.Body)
+				}
+			}
+			_, got := read(t, c)
+			if tt.wantReply == "" {
+				if got != "marker" {
+					t.Errorf("unexpected reply %q", got)
+				}
+				return
+			}
+			if !strings.Contains(got, tt.wantReply) {
+				t.Errorf("reply = %q, want it to contain %q", got, tt.wantReply)
+			}
+			if _, got := read(t, c); got != "marker" {
+				t.Errorf("after the reply got %q, want the marker", got)
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     wsgateway.Options
+		send     int // bytes the client sends first; 0 = nothing
+		wantCode websocket.StatusCode
+	}{
+		{name: "client message over the payload limit", opts: wsgateway.Options{MaxPayload: 1024}, send: 1025, wantCode: websocket.StatusMessageTooBig},
+		{name: "idle timeout", opts: wsgateway.Options{IdleTimeout: 100 * time.Millisecond}, wantCode: websocket.StatusGoingAway},
+		{name: "maximum connection duration", opts: wsgateway.Options{MaxLifetime: 100 * time.Millisecond}, wantCode: websocket.StatusGoingAway},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := newRecorder()
+			tt.opts.Routes = rec.routes()
+			g := startGateway(t, tt.opts)
+			c, id := dial(t, g, rec)
+			if tt.send > 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), wait)
+				defer cancel()
+				msg, _ := json.Marshal(map[string]string{"action": "echo", "pad": strings.Repeat("p", tt.send)})
+				_ = c.Write(ctx, websocket.MessageText, msg)
+			}
+			if code := readClose(t, c); code != tt.wantCode {
+				t.Errorf("close status = %v, want %v", code, tt.wantCode)
+			}
+			disconnectOf(t, rec, id)
+		})
+	}
+}
+
+func TestCloseDisconnectsEveryone(t *testing.T) {
+	rec := newRecorder()
+	g, err := wsgateway.Start(wsgateway.Options{Routes: rec.routes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := make(chan websocket.StatusCode, 2)
+	for range 2 {
+		c, _ := dial(t, g, rec)
+		// The clients read, so they answer the closing handshake as a browser would.
+		go func() { codes <- readClose(t, c) }()
+	}
+	if err := g.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// Close returned, so both $disconnect routes have already run.
+	if n := len(rec.disconnects); n != 2 {
+		t.Errorf("$disconnect ran %d times before Close returned, want 2", n)
+	}
+	for range 2 {
+		if code := receive(t, codes); code != websocket.StatusGoingAway {
+			t.Errorf("close status = %v, want 1001", code)
+		}
+	}
+	if ids := g.ConnectionIDs(); len(ids) != 0 {
+		t.Errorf("connections after Close: %v", ids)
+	}
+}
