@@ -1,0 +1,83 @@
+package convexlocal_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+)
+
+// docTable is a documents table with the fields the basic project uses.
+const docTable = `defineTable({ title: v.string(), body: v.string(), author: v.string(), category: v.string(), embedding: v.array(v.float64()) })`
+
+func schemaOf(tables string) string {
+	return schemaHead + "\nexport default defineSchema({\n" + tables + "\n});\n"
+}
+
+// manyFields builds a table with n string fields f0..f(n-1) and passes it to chain.
+func manyFields(n int, chain string) string {
+	return schemaHead + fmt.Sprintf(`
+const fields = {};
+for (let i = 0; i < %d; i++) fields["f" + i] = v.string();
+let t = defineTable(fields);
+const names = Object.keys(fields);
+%s
+export default defineSchema({ documents: t });
+`, n, chain)
+}
+
+// schemaRuleCases violate each rule of PROTOCOL §4.3 once; want is the backend's code and a
+// part of its message.
+var schemaRuleCases = []struct {
+	name, schema, code, detail string
+}{
+	{"bad table name", schemaOf(`"bad-name": defineTable({ a: v.string() }),`), "InvalidTableName", `Invalid table name: "bad-name".`},
+	{"reserved table name", schemaOf(`_documents: defineTable({ a: v.string() }),`), "TableNameReserved", "_documents is a reserved table name."},
+	{"too many indexes", manyFields(65, `for (const f of names) t = t.index("by_" + f, [f]);`), "TooManyIndexes", `Table "documents" cannot have more than 64 indexes.`},
+	{"bad index name", schemaOf(`documents: `+docTable+`.index("bad-name", ["author"]),`), "InvalidIndexName", `Invalid index name: "bad-name".`},
+	{"reserved index name", schemaOf(`documents: `+docTable+`.index("by_id", ["author"]),`), "IndexNameReserved", `cannot name an index "by_id" because the name is reserved.`},
+	{"underscore index name", schemaOf(`documents: `+docTable+`.index("_hidden", ["author"]),`), "IndexNameReserved", `cannot name an index "_hidden"`},
+	{"duplicate index name", schemaOf(`documents: `+docTable+`.index("by_body", ["body"]).searchIndex("by_body", { searchField: "body" }),`), "IndexNamesNotUnique", `Table "documents" has two or more definitions of index "by_body".`},
+	{"empty index", schemaOf(`documents: `+docTable+`.index("empty", []),`), "EmptyIndex", `In table "documents" index "empty" must have at least one field.`},
+	{"too many fields", manyFields(16, `t = t.index("wide", names);`), "IndexTooManyFields", "Indexes may have up to 16 fields."},
+	{"field _id", schemaOf(`documents: `+docTable+`.index("by_doc", ["_id"]),`), "IndexFieldsContainId", "`_id` is not a valid index field."},
+	{"field _creationTime", schemaOf(`documents: `+docTable+`.index("by_time", ["_creationTime"]),`), "IndexFieldsContainCreationTime", "`_creationTime` is automatically added to the end of each index."},
+	{"reserved field", schemaOf(`documents: `+docTable+`.index("by_x", ["author._x"]),`), "IndexFieldNameReserved", "Reserved fields (starting with `_`) are not allowed in indexes."},
+	{"duplicate field", schemaOf(`documents: `+docTable+`.index("by_twice", ["author", "author"]),`), "FieldsNotUniqueWithinIndex", "Duplicate field author. Index fields must be unique within an index."},
+	{"same fields", schemaOf(`documents: `+docTable+`.index("a", ["author"]).index("b", ["author"]),`), "IndexNotUnique", `In table "documents" index "a" and index "b" have the same fields.`},
+	{"unparsable field", schemaOf(`documents: `+docTable+`.index("by_bad", ["author..x"]),`), "InvalidIndexField", `In index "by_bad": Invalid index field: "author..x"`},
+	{"too many filter fields", manyFields(18, `t = t.searchIndex("s", { searchField: "f0", filterFields: names.slice(1) });`), "IndexTooManyFilterFields", "Search indexes may have up to 16 filter fields."},
+	{"same search field", schemaOf(`documents: `+docTable+`.searchIndex("a", { searchField: "body", filterFields: ["author"] }).searchIndex("b", { searchField: "body", filterFields: ["author"] }),`), "SearchIndexFieldNotUnique", `search index "a" and search index "b" have the same ` + "`searchField`"},
+	{"vector dimensions", schemaOf(`documents: `+docTable+`.vectorIndex("v", { vectorField: "embedding", dimensions: 5000 }),`), "InvalidVectorDimensionError", `In table "documents": Dimensions 5000 must be between 2 and 4096.`},
+	{"vector without dimensions", schemaOf(`documents: `+docTable+`.vectorIndex("v", { vectorField: "embedding" }),`), "InvalidSchema", "Missing dimensions field"},
+	{"same vector field", schemaOf(`documents: `+docTable+`.vectorIndex("a", { vectorField: "embedding", dimensions: 8 }).vectorIndex("b", { vectorField: "embedding", dimensions: 8, filterFields: ["author"] }),`), "VectorIndexFieldNotUnique", `vector index "a" and vector index "b" have the same ` + "`vectorField`"},
+	{"missing field", schemaOf(`documents: `+docTable+`.index("by_nope", ["nope"]),`), "SchemaDefinitionError", `In table "documents" the index "by_nope" is invalid because it references the field nope that does not exist.`},
+	{"vector on string", schemaOf(`documents: `+docTable+`.vectorIndex("v", { vectorField: "title", dimensions: 8 }),`), "SchemaDefinitionError", `the vector index "v" is invalid because it references the field title that is neither an array of float64 or optional array of float64.`},
+	{"no default export", schemaHead + "export const schema = 1;\n", "MissingSchemaExportError", "Schema file missing default export."},
+	{"not a schema", schemaHead + "export default { tables: {} };\n", "InvalidSchemaExport", "Default export from schema file isn't a Convex schema."},
+	{"schema throws", schemaHead + "throw new Error(\"schema boom\");\nexport default 1;\n", "InvalidSchema", "Uncaught Error: schema boom"},
+}
+
+// TestCLISchemaRules: each violated rule makes the real CLI exit 1 with the backend's code and
+// message in its output, and commits nothing.
+func TestCLISchemaRules(t *testing.T) {
+	for _, tc := range schemaRuleCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, key := start(t, convexlocal.Options{})
+			res := deploy(t, srv.URL(), key, newProject(t, map[string]string{"convex/schema.ts": tc.schema}))
+			if res.code != 1 {
+				t.Fatalf("exit code %d, want 1:\n%s", res.code, res.out)
+			}
+			for _, want := range []string{"400 Bad Request: " + tc.code + ": Hit an error while pushing:", tc.detail} {
+				if !strings.Contains(res.out, want) {
+					t.Errorf("CLI output lacks %q:\n%s", want, res.out)
+				}
+			}
+			if st := srv.State(); st.PushCount != 0 || len(st.Tables) != 0 {
+				t.Errorf("a rejected push changed the state: %+v", st)
+			}
+		})
+	}
+}
