@@ -62,5 +62,9 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
+package: $(GO_STAMP) ## Write the downloadable BYOD package to bin/byod-convex-v<Version>.zip (same bytes every run).
+	@mkdir -p bin
+	cd bin && $(GO) run ../cmd/byod package
+
 clean: ## Remove installed tools and build output.
 	rm -rf $(TOOLS) bin .byod
