@@ -39,12 +39,13 @@ func ParseLine(line string) (Progress, bool) {
 	switch {
 	case msg == "":
 		return Progress{}, false
-	case strings.HasPrefix(msg, "Bundling"):
+	case strings.HasPrefix(msg, "Bundling"), strings.HasPrefix(msg, "Deploying to "):
 		p.Step = StepBundling
-	case strings.HasPrefix(msg, "Uploading functions"),
-		strings.HasPrefix(msg, "Analyzing"),
-		strings.HasPrefix(msg, "Added table indexes"),
-		strings.HasPrefix(msg, "Deleted table indexes"):
+	case strings.HasPrefix(msg, "Verifying that the push"),
+		strings.HasPrefix(msg, "Uploading functions"),
+		strings.HasPrefix(msg, "Running TypeScript"),
+		strings.HasPrefix(msg, "Pushing code to your Convex deployment"),
+		strings.HasPrefix(msg, "Analyzing"):
 		p.Step = StepPushing
 	case strings.HasPrefix(msg, "Backfilling"):
 		p.Step = StepIndexing
@@ -54,7 +55,10 @@ func ParseLine(line string) (Progress, bool) {
 		}
 	case strings.HasPrefix(msg, "Checking that documents match your schema"):
 		p.Step = StepIndexing
-	case strings.HasPrefix(msg, "Schema validation complete"):
+	case strings.HasPrefix(msg, "Schema validation complete"),
+		strings.HasPrefix(msg, "Finalizing push"),
+		strings.HasPrefix(msg, "Added table indexes"),
+		strings.HasPrefix(msg, "Deleted table indexes"):
 		p.Step = StepFinishing
 	case strings.HasPrefix(msg, "Deployed Convex functions to"):
 		p.Step = StepDeployed

@@ -15,6 +15,11 @@ func TestParseLine(t *testing.T) {
 		ok   bool
 	}{
 		{name: "bundling", line: "- Bundling component definitions...", want: Progress{Step: StepBundling, Message: "Bundling component definitions..."}, ok: true},
+		{name: "spinner start", line: "- Deploying to http://127.0.0.1:3210...", want: Progress{Step: StepBundling, Message: "Deploying to http://127.0.0.1:3210..."}, ok: true},
+		{name: "pushing", line: "Pushing code to your Convex deployment...", want: Progress{Step: StepPushing, Message: "Pushing code to your Convex deployment..."}, ok: true},
+		{name: "finalizing", line: "Finalizing push...", want: Progress{Step: StepFinishing, Message: "Finalizing push..."}, ok: true},
+		{name: "index list", line: "✔ Added table indexes:", want: Progress{Step: StepFinishing, Message: "Added table indexes:"}, ok: true},
+		{name: "index entry", line: "  [+] messages.by_embedding (vector)   embedding (1536 dimensions), filters on userId"},
 		{name: "uploading", line: "Uploading functions to Convex...", want: Progress{Step: StepPushing, Message: "Uploading functions to Convex..."}, ok: true},
 		{name: "backfill", line: "Backfilling indexes (3/27 ready)...", want: Progress{Step: StepIndexing, Message: "Backfilling indexes (3/27 ready)...", Done: 3, Total: 27}, ok: true},
 		{name: "backfill and validation", line: "Backfilling indexes (0/2 ready) and checking that documents match your schema...",

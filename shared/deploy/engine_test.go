@@ -1,0 +1,382 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/byod-deployer/byod-deployer/shared/bundle"
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+)
+
+// TestDeployLandsThePackage deploys with the real CLI into a local deployment and checks, through
+// the deployment's own state, that all nine tables landed with every index, search index and
+// vector index of the package, and that functions:ping answers the version.
+func TestDeployLandsThePackage(t *testing.T) {
+	e := testEngine(t)
+	srv, tg := startLocal(t, "happy-cat-123", convexlocal.Options{})
+	res, err, rec := deployTo(t, e, tg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SchemaVersion != bundle.Version || res.URL != srv.URL() {
+		t.Fatalf("result %+v, want version %d at %s", res, bundle.Version, srv.URL())
+	}
+	requireStagesInOrder(t, rec.all(), StageDeployed)
+	requireNothingLeft(t, e.TempRoot)
+
+	want, err := bundle.ExpectedSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Tables) != 9 {
+		t.Fatalf("the package has %d tables, want 9", len(want.Tables))
+	}
+	got := map[string]convexlocal.Table{}
+	for _, tb := range srv.State().Tables {
+		got[tb.Name] = tb
+	}
+	if len(got) != len(want.Tables) {
+		t.Fatalf("deployment has tables %v, want %d", got, len(want.Tables))
+	}
+	vectors := 0
+	for _, wt := range want.Tables {
+		gt, ok := got[wt.TableName]
+		if !ok {
+			t.Errorf("table %s did not land", wt.TableName)
+			continue
+		}
+		landed := map[string]convexlocal.TableIndex{}
+		for _, ix := range gt.Indexes {
+			landed[ix.Name] = ix
+		}
+		wantKinds := map[string]string{}
+		for _, ix := range wt.Indexes {
+			wantKinds[ix.IndexDescriptor] = convexlocal.KindDatabase
+			if g := landed[ix.IndexDescriptor]; strings.Join(g.Fields, ",") != strings.Join(ix.Fields, ",") {
+				t.Errorf("%s.%s fields %v, want %v", wt.TableName, ix.IndexDescriptor, g.Fields, ix.Fields)
+			}
+		}
+		for _, ix := range wt.SearchIndexes {
+			wantKinds[ix.IndexDescriptor] = convexlocal.KindSearch
+			if g := landed[ix.IndexDescriptor]; g.SearchField != ix.SearchField || strings.Join(g.FilterFields, ",") != strings.Join(ix.FilterFields, ",") {
+				t.Errorf("%s.%s search %q filters %v, want %q %v", wt.TableName, ix.IndexDescriptor, g.SearchField, g.FilterFields, ix.SearchField, ix.FilterFields)
+			}
+		}
+		for _, ix := range wt.VectorIndexes {
+			vectors++
+			wantKinds[ix.IndexDescriptor] = convexlocal.KindVector
+			if g := landed[ix.IndexDescriptor]; g.Dimensions != 1536 || ix.Dimensions != 1536 || g.VectorField != ix.VectorField {
+				t.Errorf("%s.%s vector %q dims %d, want %q 1536", wt.TableName, ix.IndexDescriptor, g.VectorField, g.Dimensions, ix.VectorField)
+			}
+		}
+		for name, kind := range wantKinds {
+			if g, ok := landed[name]; !ok || g.Kind != kind {
+				t.Errorf("%s.%s: landed %+v, want a %s index", wt.TableName, name, g, kind)
+			}
+		}
+		if len(landed) != len(wantKinds) {
+			t.Errorf("%s has %d indexes, want %d", wt.TableName, len(landed), len(wantKinds))
+		}
+	}
+	if vectors == 0 {
+		t.Fatal("the package has no vector index")
+	}
+	if v := pingVersion(t, srv.URL()); v != bundle.Version {
+		t.Fatalf("functions:ping answers version %d, want %d", v, bundle.Version)
+	}
+}
+
+func pingVersion(t testing.TB, url string) int {
+	t.Helper()
+	resp, err := http.Post(url+"/api/query", "application/json", strings.NewReader(`{"path":"functions:ping","args":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		Status string
+		Value  struct {
+			Status  string
+			Version int
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || ans.Status != "success" || ans.Value.Status != "ok" {
+		t.Fatalf("ping: %+v %v", ans, err)
+	}
+	return ans.Value.Version
+}
+
+// closedURL is a loopback URL where nothing listens.
+func closedURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+// TestDeployClassifiesFailures reproduces each error class against a local deployment with the
+// real CLI and checks the class, the message, the backend's detail, the hint and Retryable.
+func TestDeployClassifiesFailures(t *testing.T) {
+	tests := []struct {
+		name       string
+		fail       convexlocal.FailMode
+		target     func(t *testing.T, tg Target) Target
+		timeout    time.Duration
+		class      Class
+		retryable  bool
+		message    string
+		detail     string
+		lastStage  Stage
+		underFiveS bool
+	}{
+		{name: "wrong key", class: ClassInvalidDeployKey, message: "rejected the key", detail: "BadAdminKey: The provided admin key was invalid for this instance",
+			target: func(t *testing.T, tg Target) Target {
+				tg.Key = "happy-cat-123|" + strings.Repeat("0", 48)
+				return tg
+			}, lastStage: StagePreflight},
+		{name: "forbidden key", fail: convexlocal.FailForbidden, class: ClassPermissionDenied, message: "may not deploy",
+			detail: "OperationNotPermitted: You do not have permission to perform this operation (deployment:deploy).", lastStage: StagePreflight},
+		{name: "hung deployment", fail: convexlocal.FailHang, timeout: 2 * time.Second, class: ClassTimedOut, retryable: true,
+			message: "timed out after 2s", lastStage: StagePreflight},
+		{name: "500", fail: convexlocal.FailStartPush500, class: ClassInternal, retryable: true, message: "failed with 500",
+			detail: "InternalServerError: Your request couldn't be completed. Try again later.", lastStage: StagePushing},
+		{name: "schema validation", fail: convexlocal.FailSchema, class: ClassSchemaValidationFailed, message: "does not match the schema",
+			detail: "does not match the schema: Object is missing the required field", lastStage: StagePushing},
+		{name: "concurrent push", fail: convexlocal.FailRace, class: ClassConcurrentPush, retryable: true, message: "another push", lastStage: StagePushing},
+		{name: "unreachable", class: ClassUnreachable, retryable: true, message: "could not reach", detail: "connection refused", underFiveS: true,
+			target: func(t *testing.T, tg Target) Target {
+				tg.URL = closedURL(t)
+				return tg
+			}, lastStage: StagePreflight},
+		{name: "not allowed host", class: ClassInvalidTarget, message: "neither a Convex cloud deployment nor an allowed self-hosted host",
+			target: func(t *testing.T, tg Target) Target {
+				tg.URL = "https://example.com"
+				return tg
+			}, lastStage: StageValidating},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := testEngine(t)
+			_, tg := startLocal(t, "happy-cat-123", convexlocal.Options{Fail: tc.fail})
+			if tc.target != nil {
+				tg = tc.target(t, tg)
+			}
+			start := time.Now()
+			_, err, rec := deployTo(t, e, tg, Options{Timeout: tc.timeout})
+			took := time.Since(start)
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if de.Class != tc.class || de.Retryable != tc.retryable || ClassOf(err) != tc.class {
+				t.Fatalf("class %s retryable %v, want %s %v (%v)", de.Class, de.Retryable, tc.class, tc.retryable, err)
+			}
+			if !strings.Contains(de.Message, tc.message) || !strings.Contains(de.Detail, tc.detail) || de.Hint == "" {
+				t.Fatalf("message %q detail %q hint %q; want %q, %q and a hint", de.Message, de.Detail, de.Hint, tc.message, tc.detail)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Fatalf("Error() = %q lacks %q", err.Error(), tc.message)
+			}
+			events := rec.all()
+			if last := events[len(events)-1].Stage; last != tc.lastStage {
+				t.Fatalf("last stage %s, want %s (%v)", last, tc.lastStage, stages(events))
+			}
+			if tc.underFiveS && took >= 5*time.Second {
+				t.Fatalf("failed after %s, want under 5s", took)
+			}
+			t.Logf("%s after %s: %v (hint: %s)", de.Class, took.Round(time.Millisecond), err, de.Hint)
+			requireNothingLeft(t, e.TempRoot)
+		})
+	}
+}
+
+// TestDeployStopsTheCLI stops a deploy while the real CLI waits for a slow index backfill, by
+// the time limit and by cancelling the context: the whole process group must be gone and the
+// job directory with its env file removed.
+func TestDeployStopsTheCLI(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		cancel  bool
+		message string
+		reason  error
+	}{
+		{name: "time limit", timeout: 12 * time.Second, message: "timed out after 12s", reason: context.DeadlineExceeded},
+		{name: "cancelled context", cancel: true, message: "cancelled after", reason: context.Canceled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := testEngine(t)
+			var jobs []string
+			e.jobHook = func(dir string) { jobs = append(jobs, dir) }
+			_, tg := startLocal(t, "slow-cat-1", convexlocal.Options{Fail: convexlocal.FailSlowBackfill,
+				BackfillSteps: 1_000_000, BackfillStepDelay: 200 * time.Millisecond})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rec := &recorder{}
+			var once sync.Once
+			opts := Options{Timeout: tc.timeout, Progress: func(ev Event) {
+				rec.add(ev)
+				if tc.cancel && ev.Stage == StageIndexing {
+					once.Do(cancel)
+				}
+			}}
+			_, err := e.Deploy(ctx, tg, opts)
+			if ClassOf(err) != ClassTimedOut || !strings.Contains(err.Error(), tc.message) || !errors.Is(err, tc.reason) {
+				t.Fatalf("err = %v, want timed_out %q wrapping %v", err, tc.message, tc.reason)
+			}
+			indexing := 0
+			for _, ev := range rec.all() {
+				if ev.Stage == StageIndexing {
+					indexing++
+				}
+			}
+			if indexing == 0 {
+				t.Fatalf("the CLI never reached the backfill before the stop: %v", stages(rec.all()))
+			}
+			if len(jobs) != 1 {
+				t.Fatalf("job dirs %v", jobs)
+			}
+			if _, err := os.Stat(filepath.Join(jobs[0], "target.env")); !os.IsNotExist(err) {
+				t.Fatalf("env file still there: %v", err)
+			}
+			requireNothingLeft(t, e.TempRoot)
+		})
+	}
+}
+
+// TestDeployNeverLeaksTheKey runs deploys with a canary key, successful and failing, and looks
+// for the key and its secret part in every error, event, CLI output and file left behind.
+func TestDeployNeverLeaksTheKey(t *testing.T) {
+	const secret = "5ec12e7c4n4ry0000c4n4ry0000c4n4ry0000c4n4ry00"
+	key := "canary-cat-7|" + secret
+	for _, mode := range []convexlocal.FailMode{convexlocal.FailNone, convexlocal.FailStartPush500, convexlocal.FailForbidden, convexlocal.FailSchema} {
+		t.Run("mode "+string(mode), func(t *testing.T) {
+			t.Parallel()
+			e := testEngine(t)
+			var out bytes.Buffer
+			e.KeepOutput = func(s string) { out.WriteString(s) }
+			_, tg := startLocal(t, "canary-cat-7", convexlocal.Options{AdminKey: key, Fail: mode})
+			_, err, rec := deployTo(t, e, tg, Options{})
+			if (err == nil) != (mode == convexlocal.FailNone) {
+				t.Fatalf("err = %v for mode %q", err, mode)
+			}
+			var texts []string
+			if err != nil {
+				texts = append(texts, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+				for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+					texts = append(texts, u.Error())
+				}
+			}
+			for _, ev := range rec.all() {
+				texts = append(texts, fmt.Sprintf("%+v", ev))
+			}
+			texts = append(texts, out.String(), tg.String(), fmt.Sprintf("%v %+v %#v", tg, tg, tg))
+			for _, s := range texts {
+				if strings.Contains(s, secret) {
+					t.Fatalf("the key leaked: %q", s)
+				}
+			}
+			if mode == convexlocal.FailNone && out.Len() == 0 {
+				t.Fatal("no CLI output was looked at")
+			}
+			requireNothingLeft(t, e.TempRoot)
+		})
+	}
+}
+
+// TestConcurrentDeploys runs four deploys at once into four local deployments.
+func TestConcurrentDeploys(t *testing.T) {
+	e := testEngine(t)
+	var mu sync.Mutex
+	jobs := map[string]bool{}
+	e.jobHook = func(dir string) {
+		fi, err := os.Stat(dir)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil || fi.Mode().Perm() != 0o700 || filepath.Dir(dir) != e.TempRoot {
+			t.Errorf("job dir %s: %v %v", dir, fi.Mode(), err)
+		}
+		jobs[dir] = true
+	}
+	var wg sync.WaitGroup
+	servers := make([]*convexlocal.Server, 4)
+	errs := make([]error, 4)
+	for i := range servers {
+		srv, tg := startLocal(t, fmt.Sprintf("cat-%d", i), convexlocal.Options{})
+		servers[i] = srv
+		wg.Go(func() { _, errs[i] = e.Deploy(context.Background(), tg, Options{}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("deploy %d: %v", i, err)
+		}
+		if st := servers[i].State(); st.PushCount != 1 || len(st.Tables) != 9 {
+			t.Errorf("deployment %d: %d pushes, %d tables", i, st.PushCount, len(st.Tables))
+		}
+	}
+	if len(jobs) != 4 {
+		t.Fatalf("%d distinct job dirs, want 4: %v", len(jobs), jobs)
+	}
+	requireNothingLeft(t, e.TempRoot)
+}
+
+// TestDeployKeyFlow deploys with a `prod:` deploy key through the CLI's control-plane path,
+// pointed at the local deployment.
+func TestDeployKeyFlow(t *testing.T) {
+	e := testEngine(t)
+	key := "prod:happy-cat-123|" + strings.Repeat("ab", 24)
+	srv, tg := startLocal(t, "happy-cat-123", convexlocal.Options{AdminKey: key})
+	e.ProvisionHost, e.VersionAPIOrigin = srv.URL(), srv.URL()
+	if _, err, _ := deployTo(t, e, tg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]bool{}
+	for _, r := range srv.Requests() {
+		paths[r.Path] = true
+	}
+	for _, p := range []string{"/api/deployment/url_for_key", "/api/deploy2/finish_push"} {
+		if !paths[p] {
+			t.Errorf("the CLI never called %s: %v", p, paths)
+		}
+	}
+	requireNothingLeft(t, e.TempRoot)
+}
+
+// TestDeployPanicInProgressCleansUp: a panicking progress callback is re-raised by Deploy after
+// the CLI's group is killed and the job directory removed.
+func TestDeployPanicInProgressCleansUp(t *testing.T) {
+	e := testEngine(t)
+	_, tg := startLocal(t, "happy-cat-123", convexlocal.Options{})
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		_, _ = e.Deploy(context.Background(), tg, Options{Progress: func(ev Event) {
+			if ev.Stage == StagePushing {
+				panic("callback broke")
+			}
+		}})
+	}()
+	if got != "callback broke" {
+		t.Fatalf("recovered %v, want the callback's panic", got)
+	}
+	requireNothingLeft(t, e.TempRoot)
+}

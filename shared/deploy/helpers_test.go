@@ -1,0 +1,122 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+)
+
+// testEngine is an Engine over the pinned CLI that deploys to loopback, with job directories
+// under a fresh temp root. A missing CLI install fails the test.
+func testEngine(t testing.TB) *Engine {
+	t.Helper()
+	nm, err := toolpath.CLINodeModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{"127.0.0.1"}}
+}
+
+// recorder collects the Events of a deploy.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (r *recorder) add(ev Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+}
+
+func (r *recorder) all() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
+
+// startLocal starts a local deployment with a fresh admin key and returns it with the target.
+func startLocal(t testing.TB, name string, opts convexlocal.Options) (*convexlocal.Server, Target) {
+	t.Helper()
+	if opts.AdminKey == "" {
+		opts.AdminKey = convexlocaltest.AdminKey(t, name)
+	}
+	s := convexlocaltest.Start(t, opts)
+	return s, Target{URL: s.URL(), Key: opts.AdminKey}
+}
+
+func deployTo(t testing.TB, e *Engine, tg Target, opts Options) (Result, error, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	opts.Progress = rec.add
+	res, err := e.Deploy(context.Background(), tg, opts)
+	return res, err, rec
+}
+
+// requireNothingLeft fails when the temp root holds anything, or when a process still runs
+// with its TMPDIR under the root (the CLI and its esbuild service get TMPDIR=<job>/tmp).
+func requireNothingLeft(t testing.TB, root string) {
+	t.Helper()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left behind in the temp root: %s", e.Name())
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	needle := []byte("TMPDIR=" + root)
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", p.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if bytes.HasPrefix(kv, needle) {
+				comm, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
+				t.Errorf("process %s (%s) of a deploy is still alive", p.Name(), bytes.TrimSpace(comm))
+			}
+		}
+	}
+}
+
+// requireStagesInOrder fails unless the events start with validating, end with want, and never
+// go back to an earlier stage.
+func requireStagesInOrder(t testing.TB, events []Event, want Stage) {
+	t.Helper()
+	order := map[Stage]int{}
+	for i, s := range []Stage{StageValidating, StagePreflight, StagePreparing, StageBundling, StagePushing,
+		StageIndexing, StageFinishing, StageVerifying, StageDeployed} {
+		order[s] = i
+	}
+	if len(events) == 0 || events[0].Stage != StageValidating || events[len(events)-1].Stage != want {
+		t.Fatalf("events %v: want validating … %s", stages(events), want)
+	}
+	for i := 1; i < len(events); i++ {
+		if order[events[i].Stage] < order[events[i-1].Stage] {
+			t.Fatalf("stage went back from %s to %s: %v", events[i-1].Stage, events[i].Stage, stages(events))
+		}
+	}
+}
+
+func stages(events []Event) []Stage {
+	out := make([]Stage, len(events))
+	for i, e := range events {
+		out[i] = e.Stage
+	}
+	return out
+}

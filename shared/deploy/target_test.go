@@ -1,0 +1,172 @@
+package deploy
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/byod-deployer/byod-deployer/shared/convexcli"
+)
+
+func TestValidate(t *testing.T) {
+	const secret = "|0123456789abcdef"
+	self := []string{"convex.example.org", "127.0.0.1", "localhost"}
+	tests := []struct {
+		name      string
+		url, key  string
+		wantErr   string // "" for valid
+		wantBase  string
+		wantCloud bool
+	}{
+		{name: "cloud", url: "https://happy-cat-123.convex.cloud", key: "prod:happy-cat-123" + secret, wantBase: "https://happy-cat-123.convex.cloud", wantCloud: true},
+		{name: "cloud trailing slash, upper case", url: "https://Happy-Cat-123.convex.cloud/", key: "prod:happy-cat-123" + secret, wantBase: "https://happy-cat-123.convex.cloud", wantCloud: true},
+		{name: "cloud region", url: "https://happy-cat-123.eu-west-1.convex.cloud", key: "prod:happy-cat-123" + secret, wantBase: "https://happy-cat-123.eu-west-1.convex.cloud", wantCloud: true},
+		{name: "cloud dev key", url: "https://happy-cat-123.convex.cloud", key: "dev:happy-cat-123" + secret, wantBase: "https://happy-cat-123.convex.cloud", wantCloud: true},
+		{name: "cloud key for another deployment", url: "https://happy-cat-123.convex.cloud", key: "prod:sad-dog-456" + secret, wantErr: `for deployment "sad-dog-456", not for "happy-cat-123"`},
+		{name: "cloud over http", url: "http://happy-cat-123.convex.cloud", key: "prod:happy-cat-123" + secret, wantErr: "must use https"},
+		{name: "cloud with port", url: "https://happy-cat-123.convex.cloud:8443", key: "prod:happy-cat-123" + secret, wantErr: "no port"},
+		{name: "site host", url: "https://happy-cat-123.convex.site", key: "prod:happy-cat-123" + secret, wantErr: "HTTP actions address"},
+		{name: "self-hosted", url: "https://convex.example.org", key: "convex-self-hosted" + secret, wantBase: "https://convex.example.org"},
+		{name: "loopback http", url: "http://127.0.0.1:3210", key: "local" + secret, wantBase: "http://127.0.0.1:3210"},
+		{name: "localhost http", url: "http://localhost:3210", key: "local" + secret, wantBase: "http://localhost:3210"},
+		{name: "plain http elsewhere", url: "http://convex.example.org", key: "x" + secret, wantErr: "must use https"},
+		{name: "host not allowed", url: "https://evil.example.com", key: "x" + secret, wantErr: "neither a Convex cloud deployment nor an allowed self-hosted host"},
+		{name: "user info", url: "https://u:p@happy-cat-123.convex.cloud", key: "prod:happy-cat-123" + secret, wantErr: "user name or password"},
+		{name: "query", url: "https://happy-cat-123.convex.cloud?x=1", key: "prod:happy-cat-123" + secret, wantErr: "query or a fragment"},
+		{name: "empty query", url: "https://happy-cat-123.convex.cloud?", key: "prod:happy-cat-123" + secret, wantErr: "query or a fragment"},
+		{name: "fragment", url: "https://happy-cat-123.convex.cloud#x", key: "prod:happy-cat-123" + secret, wantErr: "query or a fragment"},
+		{name: "path", url: "https://happy-cat-123.convex.cloud/api", key: "prod:happy-cat-123" + secret, wantErr: "must not have a path"},
+		{name: "ftp", url: "ftp://happy-cat-123.convex.cloud", key: "prod:happy-cat-123" + secret, wantErr: "must use https"},
+		{name: "not a URL", url: "happy-cat-123.convex.cloud", key: "prod:happy-cat-123" + secret, wantErr: "not an absolute URL"},
+		{name: "key without secret", url: "https://happy-cat-123.convex.cloud", key: "prod:happy-cat-123", wantErr: "not a Convex deploy key"},
+		{name: "key with newline", url: "https://happy-cat-123.convex.cloud", key: "prod:happy-cat-123|ab\nCONVEX_DEPLOYMENT=x", wantErr: "not a Convex deploy key"},
+		{name: "key with space", url: "https://happy-cat-123.convex.cloud", key: "prod:happy-cat-123|ab cd", wantErr: "not a Convex deploy key"},
+		{name: "project key", url: "https://happy-cat-123.convex.cloud", key: "project:team:proj" + secret, wantErr: "is a project key"},
+		{name: "preview team key", url: "https://happy-cat-123.convex.cloud", key: "preview:team:proj" + secret, wantErr: "is a preview key"},
+		{name: "unknown key type", url: "https://happy-cat-123.convex.cloud", key: "admin:happy-cat-123" + secret, wantErr: "is a admin key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg, err := validate(Target{URL: tc.url, Key: tc.key}, self)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Message, tc.wantErr) || err.Class != ClassInvalidTarget || err.Retryable {
+					t.Fatalf("validate = %+v, %v; want invalid_target %q", tg, err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "0123456789abcdef") {
+					t.Fatalf("error shows the key: %v", err)
+				}
+				return
+			}
+			if err != nil || tg.base != tc.wantBase || tg.cloud != tc.wantCloud {
+				t.Fatalf("validate = %+v, %v; want base %s cloud %v", tg, err, tc.wantBase, tc.wantCloud)
+			}
+		})
+	}
+}
+
+func TestTargetStringRedacts(t *testing.T) {
+	tg := Target{URL: "https://happy-cat-123.convex.cloud", Key: "prod:happy-cat-123|s3cr3t"}
+	for _, s := range []string{tg.String(), tg.GoString()} {
+		if strings.Contains(s, "s3cr3t") || !strings.Contains(s, "prod:happy-cat-123|[REDACTED]") {
+			t.Fatalf("%q", s)
+		}
+	}
+}
+
+// TestPreflight runs the preflight against an httptest deployment that answers each way.
+func TestPreflight(t *testing.T) {
+	const key = "local|00112233"
+	type answer struct {
+		status int
+		body   string
+	}
+	tests := []struct {
+		name          string
+		instance, chk answer
+		hang          bool
+		class         Class // "" for a pass
+		retryable     bool
+		detail        string
+	}{
+		{name: "healthy", instance: answer{200, "local"}, chk: answer{200, ""}},
+		{name: "no key check endpoint", instance: answer{200, "local"}, chk: answer{404, ""}},
+		{name: "not a deployment", instance: answer{404, ""}, class: ClassUnreachable},
+		{name: "deployment down", instance: answer{503, "upstream"}, class: ClassUnreachable, retryable: true, detail: "upstream"},
+		{name: "bad key", instance: answer{200, "local"}, chk: answer{401, `{"code":"BadAdminKey","message":"The provided admin key was invalid for this instance"}`},
+			class: ClassInvalidDeployKey, detail: "BadAdminKey: The provided admin key was invalid"},
+		{name: "key of another deployment", instance: answer{200, "local"}, chk: answer{403, `{"code":"BadDeployKey","message":"The provided deploy key was invalid for deployment 'x'."}`},
+			class: ClassInvalidDeployKey, detail: "BadDeployKey"},
+		{name: "forbidden", instance: answer{200, "local"}, chk: answer{403, `{"code":"OperationNotPermitted","message":"You do not have permission"}`},
+			class: ClassPermissionDenied, detail: "OperationNotPermitted"},
+		{name: "key check 500", instance: answer{200, "local"}, chk: answer{500, `{"code":"InternalServerError","message":"later"}`},
+			class: ClassInternal, retryable: true, detail: "InternalServerError"},
+		{name: "hangs", hang: true, class: ClassTimedOut, retryable: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.hang {
+					<-release
+					return
+				}
+				a := tc.instance
+				if r.URL.Path == "/api/check_admin_key" {
+					if r.Header.Get("Authorization") != "Convex "+key {
+						t.Errorf("key check without the key header")
+					}
+					a = tc.chk
+				}
+				w.WriteHeader(a.status)
+				_, _ = w.Write([]byte(a.body))
+			}))
+			defer srv.Close()
+			defer close(release)
+			e := &Engine{PreflightTimeout: 300 * time.Millisecond}
+			err := e.preflight(context.Background(), target{base: srv.URL, key: key})
+			if tc.class == "" {
+				if err != nil {
+					t.Fatalf("preflight: %v", err)
+				}
+				return
+			}
+			if err == nil || err.Class != tc.class || err.Retryable != tc.retryable || !strings.Contains(err.Detail, tc.detail) {
+				t.Fatalf("preflight = %v, want %s retryable=%v detail %q", err, tc.class, tc.retryable, tc.detail)
+			}
+		})
+	}
+}
+
+// TestClassifyCLI classifies the CLI's exact failure texts (PROTOCOL §4.4), including the
+// failures the preflight normally catches first.
+func TestClassifyCLI(t *testing.T) {
+	const url = "http://127.0.0.1:3210"
+	tests := []struct {
+		name      string
+		stderr    string
+		class     Class
+		retryable bool
+	}{
+		{name: "401", class: ClassInvalidDeployKey, stderr: "✖ Error: Unable to pull deployment config from " + url + "\n✖ Error fetching POST  " + url +
+			"/api/get_config_hashes 401 Unauthorized: BadAdminKey: The provided admin key was invalid for this instance\nAuthenticate with `npx convex dev`\n"},
+		{name: "403", class: ClassPermissionDenied, stderr: "✖ Error: Unable to start push to " + url + "\n✖ You do not have permission to perform this operation (deployment:deploy).\n"},
+		{name: "network", class: ClassUnreachable, retryable: true, stderr: "✖ Error: Unable to pull deployment config from " + url + "\n✖ TypeError: fetch failed\n"},
+		{name: "schema rule", class: ClassSchemaValidationFailed, stderr: "✖ Error: Unable to start push to " + url + "\n✖ Error fetching POST  " + url +
+			"/api/deploy2/evaluate_push 400 Bad Request: InvalidVectorDimensionError: Hit an error while pushing:\nHit an error while evaluating your schema:\nIn table \"documents\": Dimensions 5000 must be between 2 and 4096.\n"},
+		{name: "race code", class: ClassConcurrentPush, retryable: true, stderr: "✖ Error: Unable to finish push to " + url + "\n✖ Error fetching POST  " + url +
+			"/api/deploy2/finish_push 409 Conflict: RaceDetected: Schema was overwritten\n"},
+		{name: "bundle", class: ClassInternal, stderr: "✘ [ERROR] Could not resolve \"convex/server\"\n"},
+		{name: "unknown", class: ClassInternal, retryable: true, stderr: "✖ something else\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := classifyCLI(convexcli.ParseFailure(tc.stderr), nil)
+			if err.Class != tc.class || err.Retryable != tc.retryable || err.Hint == "" || err.Message == "" {
+				t.Fatalf("classifyCLI = %+v, want %s retryable=%v", err, tc.class, tc.retryable)
+			}
+		})
+	}
+}
