@@ -52,6 +52,25 @@ test-go: deps
 test-infra: ## Run the CDK assertion tests (infra/ is its own Go module).
 	$(MAKE) -C infra test
 
+# The Lambda functions as static Linux binaries for the stack's architecture. arm64 here, in
+# infra/ (awslambda.Architecture_ARM_64) and in layers/Dockerfile: infra's tests check all three.
+FUNCTIONS     := deployer notifier wsconnect deadletter
+LAMBDA_GOARCH := arm64
+IMAGE         ?= byod-deployer:latest
+
+build: $(GO_STAMP) ## Build bin/<fn>/bootstrap for the four Lambda functions (linux/arm64, CGO off).
+	@for fn in $(FUNCTIONS); do \
+	  echo "build bin/$$fn/bootstrap"; \
+	  GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc \
+	    -ldflags='-s -w' -o bin/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+
+synth: build ## cdk synth offline into infra/cdk.out (no AWS account, credentials or Docker).
+	$(MAKE) -C infra synth
+
+image: build ## Build the deployer's container image (needs Docker with linux/arm64).
+	docker build --platform linux/arm64 -f layers/Dockerfile -t $(IMAGE) .
+
 vet: $(GO_STAMP) ## go vet.
 	$(GO) vet ./...
 

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Paths of the deployer image, relative to StackProps.AssetRoot (the image's build context).
+const (
+	DockerfilePath   = "layers/Dockerfile"
+	DockerignorePath = "layers/Dockerfile.dockerignore"
+)
+
+// Functions holds the four Lambda functions.
+type Functions struct {
+	Deployer   awslambda.Function
+	Notifier   awslambda.Function
+	WSConnect  awslambda.Function
+	DeadLetter awslambda.Function
+}
+
+// All returns the functions in FunctionNames order.
+func (f *Functions) All() []awslambda.Function {
+	return []awslambda.Function{f.Deployer, f.Notifier, f.WSConnect, f.DeadLetter}
+}
+
+func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Queue, t *Tables, k *Keys) *Functions {
+	common := map[string]*string{
+		"LOG_LEVEL":         jsii.String(p.LogLevel),
+		"METRICS_NAMESPACE": jsii.String(p.MetricsNamespace),
+	}
+	f := &Functions{}
+
+	f.Deployer = awslambda.NewDockerImageFunction(stack, jsii.String("Deployer"), &awslambda.DockerImageFunctionProps{
+		Description:                  jsii.String("byod-deployer: installs the BYOD package into a user's Convex deployment"),
+		Code:                         deployerImage(p.AssetRoot, imageExclude),
+		Architecture:                 Architecture,
+		MemorySize:                   jsii.Number(DeployerMemoryMB),
+		EphemeralStorageSize:         awscdk.Size_Mebibytes(jsii.Number(DeployerEphemeralMB)),
+		Timeout:                      awscdk.Duration_Minutes(jsii.Number(DeployerTimeoutMinutes)),
+		ReservedConcurrentExecutions: jsii.Number(float64(p.ReservedConcurrency)),
+		LogGroup:                     logGroup(stack, "Deployer"),
+		Environment: env(common, map[string]string{
+			"STATUS_TABLE":            *t.Status.TableName(),
+			"CONVEX_CLI_NODE_MODULES": "/opt/convex/node_modules",
+			"NODE_BINARY":             "/opt/node/bin/node",
+			"DEPLOY_TIMEOUT":          DeployTimeout,
+			"LEASE_DURATION":          LeaseDuration,
+			"SELF_HOSTED_HOSTS":       p.SelfHostedHosts,
+		}),
+	})
+	// One message per invocation: a deploy can take the whole DEPLOY_TIMEOUT, so a batch of
+	// several would not fit the function timeout. FIFO order per user is kept by the group id.
+	f.Deployer.AddEventSource(awslambdaeventsources.NewSqsEventSource(q.Deploy, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(1),
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxConcurrency:          jsii.Number(float64(p.MaxConcurrency)),
+	}))
+	t.Status.GrantReadWriteData(f.Deployer)
+	f.Deployer.AddToRolePolicy(contextBoundStatement("kms:Decrypt", k.Key))
+
+	f.Notifier = zipFunction(stack, p, "Notifier", "notifier", "pushes status changes to the user's WebSocket connections",
+		env(common, map[string]string{"CONNECTIONS_TABLE": *t.Connections.TableName()}))
+	f.Notifier.AddEventSource(awslambdaeventsources.NewDynamoEventSource(t.Status, &awslambdaeventsources.DynamoEventSourceProps{
+		StartingPosition:        awslambda.StartingPosition_LATEST,
+		BatchSize:               jsii.Number(100),
+		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(1)),
+		RetryAttempts:           jsii.Number(3),
+		BisectBatchOnError:      jsii.Bool(true),
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(1)),
+		OnFailure:               awslambdaeventsources.NewSqsDlq(q.NotifierFailures),
+	}))
+	t.Connections.GrantReadWriteData(f.Notifier)
+
+	f.WSConnect = zipFunction(stack, p, "WSConnect", "wsconnect", "WebSocket $connect (token check), $disconnect and status snapshots",
+		env(common, map[string]string{
+			"CONNECTIONS_TABLE": *t.Connections.TableName(),
+			"STATUS_TABLE":      *t.Status.TableName(),
+			"TOKEN_SECRET_ARN":  *k.TokenSecret.SecretArn(),
+			"TOKEN_AUDIENCE":    p.TokenAudience,
+		}))
+	t.Connections.GrantReadWriteData(f.WSConnect)
+	t.Status.GrantReadData(f.WSConnect)
+	k.TokenSecret.GrantRead(f.WSConnect, nil)
+
+	f.DeadLetter = zipFunction(stack, p, "DeadLetter", "deadletter", "marks a dead-lettered deployment failed",
+		env(common, map[string]string{"STATUS_TABLE": *t.Status.TableName()}))
+	f.DeadLetter.AddEventSource(awslambdaeventsources.NewSqsEventSource(q.DeadLetter, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(10),
+		ReportBatchItemFailures: jsii.Bool(true),
+	}))
+	t.Status.GrantReadWriteData(f.DeadLetter)
+	return f
+}
+
+// zipFunction is a provided.al2023 function from bin/<dir>/bootstrap.
+func zipFunction(stack awscdk.Stack, p StackProps, id, dir, what string, environment *map[string]*string) awslambda.Function {
+	return awslambda.NewFunction(stack, jsii.String(id), &awslambda.FunctionProps{
+		Description:  jsii.String("byod-deployer: " + what),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Dir(bootstrapPath(p.AssetRoot, dir))), nil),
+		Architecture: Architecture,
+		MemorySize:   jsii.Number(256),
+		Timeout:      awscdk.Duration_Minutes(jsii.Number(1)),
+		LogGroup:     logGroup(stack, id),
+		Environment:  environment,
+	})
+}
+
+func logGroup(stack awscdk.Stack, id string) awslogs.LogGroup {
+	return awslogs.NewLogGroup(stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+}
+
+// deployerImage stages the repository root as the image's build context, filtered by the
+// Dockerfile's ignore patterns. Synth copies the files; only `cdk deploy` runs docker build.
+func deployerImage(root string, exclude []string) awslambda.DockerImageCode {
+	return awslambda.DockerImageCode_FromImageAsset(jsii.String(root), &awslambda.AssetImageCodeProps{
+		File:       jsii.String(DockerfilePath),
+		Platform:   awsecrassets.Platform_LINUX_ARM64(),
+		Exclude:    jsii.Strings(exclude...),
+		IgnoreMode: awscdk.IgnoreMode_DOCKER,
+	})
+}
+
+// ignorePatterns reads a .dockerignore-format file: one pattern per line, # comments.
+func ignorePatterns(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read ignore file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read ignore file %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// env merges the common variables with a function's own.
+func env(common map[string]*string, own map[string]string) *map[string]*string {
+	m := make(map[string]*string, len(common)+len(own))
+	for k, v := range common {
+		m[k] = v
+	}
+	for k, v := range own {
+		m[k] = jsii.String(v)
+	}
+	return &m
+}

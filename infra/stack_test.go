@@ -1,0 +1,590 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestQueueRedriveAndVisibility(t *testing.T) {
+	s := defaultStack(t)
+	queues := s.resources("AWS::SQS::Queue")
+	deploy := props(queues[s.id(s.stack.Queue.Deploy)])
+	dlq := props(queues[s.id(s.stack.Queue.DeadLetter)])
+	deployer := props(s.resources("AWS::Lambda::Function")[s.id(s.stack.Functions.Deployer)])
+	if deploy == nil || dlq == nil || deployer == nil {
+		t.Fatalf("missing deploy queue, DLQ or deployer in the template")
+	}
+
+	for name, q := range map[string]map[string]any{"deploy queue": deploy, "dead-letter queue": dlq} {
+		if q["FifoQueue"] != true {
+			t.Errorf("%s: FifoQueue = %v, want true", name, q["FifoQueue"])
+		}
+		if q["ContentBasedDeduplication"] != false {
+			t.Errorf("%s: ContentBasedDeduplication = %v, want false (MessageDeduplicationId = requestId)", name, q["ContentBasedDeduplication"])
+		}
+		if q["SqsManagedSseEnabled"] != true {
+			t.Errorf("%s: SqsManagedSseEnabled = %v, want true", name, q["SqsManagedSseEnabled"])
+		}
+	}
+	redrive, _ := deploy["RedrivePolicy"].(map[string]any)
+	if !ref(redrive["deadLetterTargetArn"], s.id(s.stack.Queue.DeadLetter)) || redrive["maxReceiveCount"] != float64(MaxReceiveCount) {
+		t.Errorf("RedrivePolicy = %s, want the DLQ after %d receives", js(redrive), MaxReceiveCount)
+	}
+	visibility, _ := deploy["VisibilityTimeout"].(float64)
+	timeout, _ := deployer["Timeout"].(float64)
+	if timeout == 0 || visibility < VisibilityTimeoutRatio*timeout {
+		t.Errorf("visibility timeout %vs < %d x deployer timeout %vs", visibility, VisibilityTimeoutRatio, timeout)
+	}
+	// The redriven message still needs the DLQ's own consumer to fit its visibility timeout.
+	deadletter := props(s.resources("AWS::Lambda::Function")[s.id(s.stack.Functions.DeadLetter)])
+	if dlq["VisibilityTimeout"].(float64) < VisibilityTimeoutRatio*deadletter["Timeout"].(float64) {
+		t.Errorf("DLQ visibility %v < %d x deadletter timeout %v", dlq["VisibilityTimeout"], VisibilityTimeoutRatio, deadletter["Timeout"])
+	}
+	// Every queue refuses plain HTTP.
+	must(t, "deploy queue enforces TLS", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+			"Queues": assertions.Match_ArrayWith(&[]any{map[string]any{"Ref": s.id(s.stack.Queue.Deploy)}}),
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			})})},
+		})
+	})
+}
+
+func TestDeployerFunction(t *testing.T) {
+	s := defaultStack(t)
+	fn := props(s.resources("AWS::Lambda::Function")[s.id(s.stack.Functions.Deployer)])
+	want := map[string]any{
+		"PackageType":                  "Image",
+		"Architectures":                []any{"arm64"},
+		"MemorySize":                   float64(DeployerMemoryMB),
+		"EphemeralStorage":             map[string]any{"Size": float64(DeployerEphemeralMB)},
+		"Timeout":                      float64(DeployerTimeoutMinutes * 60),
+		"ReservedConcurrentExecutions": float64(DefaultReservedConcurrency),
+	}
+	for k, v := range want {
+		if js(fn[k]) != js(v) {
+			t.Errorf("deployer %s = %s, want %s", k, js(fn[k]), js(v))
+		}
+	}
+	if DefaultMaxConcurrency >= DefaultReservedConcurrency {
+		t.Errorf("max concurrency %d must stay below reserved concurrency %d, or the poller throttles the function",
+			DefaultMaxConcurrency, DefaultReservedConcurrency)
+	}
+}
+
+func TestZipFunctions(t *testing.T) {
+	s := defaultStack(t)
+	fns := s.resources("AWS::Lambda::Function")
+	for i, name := range FunctionNames[1:] {
+		fn := s.stack.Functions.All()[i+1]
+		t.Run(name, func(t *testing.T) {
+			p := props(fns[s.id(fn)])
+			if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" || js(p["Architectures"]) != `["arm64"]` {
+				t.Errorf("%s: runtime %v handler %v arch %v, want provided.al2023, bootstrap, arm64",
+					name, p["Runtime"], p["Handler"], p["Architectures"])
+			}
+		})
+	}
+}
+
+// envContract parses the "Function environment" table of docs/ARCHITECTURE.md: function name
+// ("all" for every function) to the variables it lists.
+func envContract(tb testing.TB) map[string][]string {
+	tb.Helper()
+	doc, err := os.ReadFile(filepath.Join(repoRoot(tb), "docs", "ARCHITECTURE.md"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "## Function environment")
+	if start < 0 {
+		tb.Fatal("docs/ARCHITECTURE.md has no \"## Function environment\" section")
+	}
+	section := text[start:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	row := regexp.MustCompile("(?m)^\\|\\s*([a-z]+)\\s*\\|([^|]*)\\|")
+	name := regexp.MustCompile("`([A-Z_]+)`")
+	out := map[string][]string{}
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		for _, v := range name.FindAllStringSubmatch(m[2], -1) {
+			out[m[1]] = append(out[m[1]], v[1])
+		}
+	}
+	if len(out) == 0 {
+		tb.Fatal("no rows in docs/ARCHITECTURE.md's function environment table")
+	}
+	return out
+}
+
+func TestFunctionEnvironmentMatchesArchitecture(t *testing.T) {
+	s := defaultStack(t)
+	contract := envContract(t)
+	fns := s.resources("AWS::Lambda::Function")
+	for i, name := range FunctionNames {
+		t.Run(name, func(t *testing.T) {
+			want := append(append([]string{}, contract["all"]...), contract[name]...)
+			sort.Strings(want)
+			vars, _ := props(fns[s.id(s.stack.Functions.All()[i])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+			var got []string
+			for k := range vars {
+				got = append(got, k)
+			}
+			sort.Strings(got)
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s environment = %v, want exactly %v (docs/ARCHITECTURE.md)", name, got, want)
+			}
+		})
+	}
+	deployerEnv := props(fns[s.id(s.stack.Functions.Deployer)])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	for k, want := range map[string]string{
+		"DEPLOY_TIMEOUT": DeployTimeout, "LEASE_DURATION": LeaseDuration,
+		"CONVEX_CLI_NODE_MODULES": "/opt/convex/node_modules", "NODE_BINARY": "/opt/node/bin/node",
+	} {
+		if deployerEnv[k] != want {
+			t.Errorf("deployer %s = %v, want %s", k, deployerEnv[k], want)
+		}
+	}
+	notifierEnv := props(fns[s.id(s.stack.Functions.Notifier)])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if !strings.Contains(js(notifierEnv["WEBSOCKET_ENDPOINT"]), "https://") || !strings.Contains(js(notifierEnv["WEBSOCKET_ENDPOINT"]), "/"+StageName) {
+		t.Errorf("notifier WEBSOCKET_ENDPOINT = %s, want https://{api}.execute-api.{region}.amazonaws.com/%s", js(notifierEnv["WEBSOCKET_ENDPOINT"]), StageName)
+	}
+}
+
+func TestTables(t *testing.T) {
+	s := defaultStack(t)
+	tables := s.resources("AWS::DynamoDB::Table")
+	cases := []struct {
+		name   string
+		id     string
+		keys   string
+		stream bool
+	}{
+		{"status", s.id(s.stack.Tables.Status), `[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]`, true},
+		{"connections", s.id(s.stack.Tables.Connections), `[{"AttributeName":"userId","KeyType":"HASH"},{"AttributeName":"connectionId","KeyType":"RANGE"}]`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := props(tables[tc.id])
+			if js(p["KeySchema"]) != tc.keys {
+				t.Errorf("KeySchema = %s, want %s", js(p["KeySchema"]), tc.keys)
+			}
+			if p["BillingMode"] != "PAY_PER_REQUEST" {
+				t.Errorf("BillingMode = %v, want on-demand", p["BillingMode"])
+			}
+			if js(p["PointInTimeRecoverySpecification"]) != `{"PointInTimeRecoveryEnabled":true}` {
+				t.Errorf("PITR = %s, want enabled", js(p["PointInTimeRecoverySpecification"]))
+			}
+			if js(p["TimeToLiveSpecification"]) != `{"AttributeName":"expiresAt","Enabled":true}` {
+				t.Errorf("TTL = %s, want expiresAt enabled", js(p["TimeToLiveSpecification"]))
+			}
+			gotStream := js(p["StreamSpecification"])
+			if tc.stream && gotStream != `{"StreamViewType":"NEW_AND_OLD_IMAGES"}` {
+				t.Errorf("stream = %s, want NEW_AND_OLD_IMAGES", gotStream)
+			}
+			if !tc.stream && p["StreamSpecification"] != nil {
+				t.Errorf("stream = %s, want none", gotStream)
+			}
+		})
+	}
+}
+
+func TestEventSources(t *testing.T) {
+	s := defaultStack(t)
+	getAtt := func(id, attr string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, attr}} }
+	batchItemFailures := []any{"ReportBatchItemFailures"}
+	cases := []struct {
+		name string
+		want map[string]any
+	}{
+		{"deployer from the deploy queue, one message at a time, capped below reserved concurrency", map[string]any{
+			"FunctionName":          map[string]any{"Ref": s.id(s.stack.Functions.Deployer)},
+			"EventSourceArn":        getAtt(s.id(s.stack.Queue.Deploy), "Arn"),
+			"BatchSize":             1,
+			"FunctionResponseTypes": batchItemFailures,
+			"ScalingConfig":         map[string]any{"MaximumConcurrency": DefaultMaxConcurrency},
+		}},
+		{"notifier from the status stream with retries, bisect and an on-failure queue", map[string]any{
+			"FunctionName":               map[string]any{"Ref": s.id(s.stack.Functions.Notifier)},
+			"EventSourceArn":             getAtt(s.id(s.stack.Tables.Status), "StreamArn"),
+			"StartingPosition":           "LATEST",
+			"MaximumRetryAttempts":       3,
+			"BisectBatchOnFunctionError": true,
+			"FunctionResponseTypes":      batchItemFailures,
+			"DestinationConfig": map[string]any{"OnFailure": map[string]any{
+				"Destination": getAtt(s.id(s.stack.Queue.NotifierFailures), "Arn"),
+			}},
+		}},
+		{"deadletter from the DLQ", map[string]any{
+			"FunctionName":          map[string]any{"Ref": s.id(s.stack.Functions.DeadLetter)},
+			"EventSourceArn":        getAtt(s.id(s.stack.Queue.DeadLetter), "Arn"),
+			"FunctionResponseTypes": batchItemFailures,
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			must(t, tc.name, func() {
+				s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), tc.want)
+			})
+		})
+	}
+}
+
+// statement is one IAM statement from an AWS::IAM::Policy, with the roles it is attached to.
+type statement struct {
+	policy    string
+	roles     []string
+	actions   []string
+	resources string
+	condition map[string]any
+}
+
+func (s *synthesized) statements() []statement {
+	var out []statement
+	for id, r := range s.resources("AWS::IAM::Policy") {
+		p := props(r)
+		var roles []string
+		for _, role := range p["Roles"].([]any) {
+			roles = append(roles, role.(map[string]any)["Ref"].(string))
+		}
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			m := st.(map[string]any)
+			var actions []string
+			switch a := m["Action"].(type) {
+			case string:
+				actions = []string{a}
+			case []any:
+				for _, x := range a {
+					actions = append(actions, x.(string))
+				}
+			}
+			cond, _ := m["Condition"].(map[string]any)
+			out = append(out, statement{policy: id, roles: roles, actions: actions, resources: js(m["Resource"]), condition: cond})
+		}
+	}
+	return out
+}
+
+func (st statement) has(action string) bool {
+	for _, a := range st.actions {
+		if a == action {
+			return true
+		}
+	}
+	return false
+}
+
+const wantContextCondition = `{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["userId","configId"]},"Null":{"kms:EncryptionContext:configId":"false","kms:EncryptionContext:userId":"false"}}`
+
+func TestKMSPermissions(t *testing.T) {
+	s := defaultStack(t)
+	keyID := s.id(s.stack.Keys.Key)
+	must(t, "key rotation", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+	})
+	deployerRole := s.id(s.stack.Functions.Deployer.Role())
+	publisherRole := s.id(s.stack.Keys.Publisher)
+
+	// Every KMS action granted by any IAM policy in the stack, by role.
+	got := map[string][]string{}
+	for _, st := range s.statements() {
+		for _, a := range st.actions {
+			if !strings.HasPrefix(a, "kms:") {
+				continue
+			}
+			if !strings.Contains(st.resources, keyID) {
+				t.Errorf("%s on %s, want only the credentials key", a, st.resources)
+			}
+			if js(st.condition) != wantContextCondition {
+				t.Errorf("%s for %v: condition %s, want %s", a, st.roles, js(st.condition), wantContextCondition)
+			}
+			for _, r := range st.roles {
+				got[r] = append(got[r], a)
+			}
+		}
+	}
+	want := map[string][]string{deployerRole: {"kms:Decrypt"}, publisherRole: {"kms:Encrypt"}}
+	if js(got) != js(want) {
+		t.Errorf("KMS grants = %s, want %s (deployer Decrypt only, publisher Encrypt only)", js(got), js(want))
+	}
+}
+
+func TestPublisherRoleIsLeastPrivilege(t *testing.T) {
+	s := defaultStack(t)
+	publisherRole := s.id(s.stack.Keys.Publisher)
+	var actions []string
+	for _, st := range s.statements() {
+		for _, r := range st.roles {
+			if r == publisherRole {
+				actions = append(actions, st.actions...)
+			}
+		}
+	}
+	sort.Strings(actions)
+	want := []string{"kms:Encrypt", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "sqs:SendMessage"}
+	if strings.Join(actions, ",") != strings.Join(want, ",") {
+		t.Errorf("publisher role actions = %v, want %v", actions, want)
+	}
+}
+
+func TestManageConnectionsOnlyForNotifier(t *testing.T) {
+	s := defaultStack(t)
+	notifierRole := s.id(s.stack.Functions.Notifier.Role())
+	var holders []string
+	for _, st := range s.statements() {
+		if st.has("execute-api:ManageConnections") {
+			holders = append(holders, st.roles...)
+			if !strings.Contains(st.resources, "@connections") {
+				t.Errorf("ManageConnections on %s, want the stage's @connections", st.resources)
+			}
+		}
+	}
+	if js(holders) != js([]string{notifierRole}) {
+		t.Errorf("execute-api:ManageConnections granted to %v, want only the notifier's role %s", holders, notifierRole)
+	}
+}
+
+func TestTokenSecretReaders(t *testing.T) {
+	s := defaultStack(t)
+	want := []string{s.id(s.stack.Functions.WSConnect.Role()), s.id(s.stack.Keys.Publisher)}
+	sort.Strings(want)
+	var got []string
+	for _, st := range s.statements() {
+		if st.has("secretsmanager:GetSecretValue") {
+			got = append(got, st.roles...)
+		}
+	}
+	sort.Strings(got)
+	if js(got) != js(want) {
+		t.Errorf("token secret readers = %v, want %v (wsconnect and the publisher)", got, want)
+	}
+}
+
+func TestNoBroadPermissions(t *testing.T) {
+	s := defaultStack(t)
+	for _, st := range s.statements() {
+		for _, a := range st.actions {
+			if strings.Contains(a, "*") {
+				t.Errorf("policy %s grants wildcard action %s", st.policy, a)
+			}
+		}
+		// dynamodb:ListStreams has no resource-level permissions; the stream event source needs it.
+		if st.resources == `"*"` && js(st.actions) != `["dynamodb:ListStreams"]` {
+			t.Errorf("policy %s grants %v on every resource", st.policy, st.actions)
+		}
+	}
+	for id, r := range s.resources("AWS::IAM::Role") {
+		if strings.Contains(js(props(r)["ManagedPolicyArns"]), "FullAccess") {
+			t.Errorf("role %s has a *FullAccess managed policy", id)
+		}
+	}
+}
+
+func TestWebSocketRoutes(t *testing.T) {
+	s := defaultStack(t)
+	routes := s.resources("AWS::ApiGatewayV2::Route")
+	integrations := s.resources("AWS::ApiGatewayV2::Integration")
+	wsconnect := s.id(s.stack.Functions.WSConnect)
+	got := map[string]bool{}
+	for _, r := range routes {
+		p := props(r)
+		key := p["RouteKey"].(string)
+		target := js(p["Target"])
+		for id, in := range integrations {
+			if strings.Contains(target, id) && strings.Contains(js(props(in)["IntegrationUri"]), wsconnect) {
+				got[key] = true
+			}
+		}
+	}
+	for _, key := range []string{"$connect", "$disconnect", "$default"} {
+		if !got[key] {
+			t.Errorf("route %s does not reach wsconnect (routes to wsconnect: %v)", key, got)
+		}
+	}
+	must(t, "stage", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), map[string]any{
+			"StageName": StageName, "AutoDeploy": true,
+		})
+	})
+}
+
+func TestAlarms(t *testing.T) {
+	s := defaultStack(t)
+	topic := s.id(s.stack.Dashboard.Topic)
+	alarms := s.resources("AWS::CloudWatch::Alarm")
+	cases := []struct {
+		name      string
+		id        string
+		metric    string // metric name somewhere in the alarm
+		threshold float64
+	}{
+		{"DLQ receives", "DeadLetteredAlarm", "NumberOfMessagesReceived", 1},
+		{"DLQ depth", "DeadLetterDepthAlarm", "ApproximateNumberOfMessagesVisible", 1},
+		{"failure rate", "FailureRateAlarm", MetricFailed, FailureRateThreshold},
+		{"throttles", "ThrottlesAlarm", "Throttles", 1},
+		{"oldest message", "OldestMessageAlarm", "ApproximateAgeOfOldestMessage", OldestMessageAlarmSeconds},
+		{"iterator age", "IteratorAgeAlarm", "IteratorAge", IteratorAgeAlarmMillis},
+		{"notifier failures", "NotifierFailuresAlarm", "ApproximateNumberOfMessagesVisible", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, ok := s.stack.Dashboard.Alarms[tc.id]
+			if !ok {
+				t.Fatalf("no alarm %s", tc.id)
+			}
+			p := props(alarms[s.id(a)])
+			if p == nil {
+				t.Fatalf("alarm %s not in the template", tc.id)
+			}
+			if !strings.Contains(js(p), `"`+tc.metric+`"`) {
+				t.Errorf("alarm %s does not read %s: %s", tc.id, tc.metric, js(p))
+			}
+			if p["Threshold"] != tc.threshold {
+				t.Errorf("alarm %s threshold = %v, want %v", tc.id, p["Threshold"], tc.threshold)
+			}
+			if js(p["AlarmActions"]) != js([]any{map[string]any{"Ref": topic}}) {
+				t.Errorf("alarm %s actions = %s, want the alarm topic", tc.id, js(p["AlarmActions"]))
+			}
+		})
+	}
+	if len(alarms) != len(cases) {
+		t.Errorf("%d alarms in the template, %d asserted: add the new ones to this table", len(alarms), len(cases))
+	}
+	// The throttles alarm covers every function.
+	throttles := js(props(alarms[s.id(s.stack.Dashboard.Alarms["ThrottlesAlarm"])]))
+	for i, fn := range s.stack.Functions.All() {
+		if !strings.Contains(throttles, s.id(fn)) {
+			t.Errorf("throttles alarm misses %s", FunctionNames[i])
+		}
+	}
+}
+
+func TestDashboardWidgets(t *testing.T) {
+	s := defaultStack(t)
+	dashboards := s.resources("AWS::CloudWatch::Dashboard")
+	if len(dashboards) != 1 {
+		t.Fatalf("%d dashboards, want 1", len(dashboards))
+	}
+	var body string
+	for _, d := range dashboards {
+		body = js(props(d)["DashboardBody"])
+	}
+	cases := []struct{ name, want string }{
+		{"outcome widget", "Deployments by outcome"},
+		{"started", MetricStarted},
+		{"succeeded", MetricSucceeded},
+		{"failed", MetricFailed},
+		{"by error class", `SEARCH('{ByodDeployer,ErrorClass} MetricName=\\\"DeploymentsFailed\\\"'`},
+		{"duration p50", `\"stat\":\"p50\"`},
+		{"duration p95", `\"stat\":\"p95\"`},
+		{"duration metric", MetricDuration},
+		{"DLQ depth", "ApproximateNumberOfMessagesVisible"},
+		{"oldest message", "ApproximateAgeOfOldestMessage"},
+		{"Lambda errors", `\"Errors\"`},
+		{"Lambda throttles", `\"Throttles\"`},
+		{"iterator age", "IteratorAge"},
+		{"alarm status", `\"type\":\"alarm\"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(body, tc.want) {
+				t.Errorf("dashboard body has no %s", tc.want)
+			}
+		})
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	s := defaultStack(t)
+	outputs, _ := s.json["Outputs"].(map[string]any)
+	for _, name := range []string{OutputQueueURL, OutputWebSocketURL, OutputStatusTable, OutputConnectionsTable,
+		OutputKeyARN, OutputPublisherRoleARN, OutputTokenSecretARN, OutputAlarmTopicARN, OutputDashboardName} {
+		if _, ok := outputs[name]; !ok {
+			t.Errorf("no output %s", name)
+		}
+	}
+	export, _ := outputs[OutputPublisherRoleARN].(map[string]any)["Export"].(map[string]any)
+	if export["Name"] != ExportPublisherRoleARNName {
+		t.Errorf("publisher role ARN export = %v, want %s", export["Name"], ExportPublisherRoleARNName)
+	}
+	if !strings.Contains(js(outputs[OutputWebSocketURL]), "wss://") {
+		t.Errorf("WebSocket URL output = %s, want wss://", js(outputs[OutputWebSocketURL]))
+	}
+}
+
+// The staged image context holds exactly what the Dockerfile copies, not the rest of the tree.
+func TestDeployerImageContext(t *testing.T) {
+	s := defaultStack(t)
+	var staged string
+	entries, err := os.ReadDir(s.outdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && fileExists(filepath.Join(s.outdir, e.Name(), DockerfilePath)) {
+			staged = filepath.Join(s.outdir, e.Name())
+		}
+	}
+	if staged == "" {
+		t.Fatalf("no staged image context with %s in %s", DockerfilePath, s.outdir)
+	}
+	var files []string
+	err = filepath.WalkDir(staged, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(staged, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	want := []string{"bin/deployer/bootstrap", DockerfilePath, DockerignorePath, "layers/package-lock.json", "layers/package.json"}
+	sort.Strings(want)
+	if strings.Join(files, ",") != strings.Join(want, ",") {
+		t.Errorf("staged image context = %v, want %v", files, want)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func TestNewStackReportsMissingAssets(t *testing.T) {
+	cases := []struct {
+		name   string
+		remove string
+	}{
+		{"deployer bootstrap", "bin/deployer/bootstrap"},
+		{"notifier bootstrap", "bin/notifier/bootstrap"},
+		{"Dockerfile", DockerfilePath},
+		{"ignore file", DockerignorePath},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := populateRoot(root); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(root, tc.remove)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := synth(root, filepath.Join(t.TempDir(), "cdk.out"), nil)
+			if !errors.Is(err, ErrAsset) || !strings.Contains(err.Error(), tc.remove) {
+				t.Errorf("NewStack without %s: err = %v, want ErrAsset naming the path", tc.remove, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// TTLAttribute is the epoch-seconds expiry attribute of both tables (connections always set it;
+// the status store may set it on history items).
+const TTLAttribute = "expiresAt"
+
+// Tables holds the status and connections tables (keys as in docs/ARCHITECTURE.md).
+type Tables struct {
+	// Status: pk = CFG#<userId>#<configId>, sk = CURRENT | ATTEMPT#<requestId>; streamed with
+	// NEW_AND_OLD_IMAGES to the notifier. Retained, with deletion protection, when the stack goes.
+	Status awsdynamodb.Table
+	// Connections: pk = userId, sk = connectionId. Only live sockets: destroyed with the stack.
+	Connections awsdynamodb.Table
+}
+
+func newTables(stack awscdk.Stack) *Tables {
+	status := table(stack, "StatusTable", "pk", "sk", &awsdynamodb.TableProps{
+		Stream:             awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES,
+		DeletionProtection: jsii.Bool(true),
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+	})
+	connections := table(stack, "ConnectionsTable", "userId", "connectionId", &awsdynamodb.TableProps{
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	return &Tables{Status: status, Connections: connections}
+}
+
+// table is an on-demand table with string keys, point-in-time recovery, TTL on TTLAttribute
+// and AWS-managed encryption; p adds the rest.
+func table(stack awscdk.Stack, id, pk, sk string, p *awsdynamodb.TableProps) awsdynamodb.Table {
+	p.PartitionKey = &awsdynamodb.Attribute{Name: jsii.String(pk), Type: awsdynamodb.AttributeType_STRING}
+	p.SortKey = &awsdynamodb.Attribute{Name: jsii.String(sk), Type: awsdynamodb.AttributeType_STRING}
+	p.BillingMode = awsdynamodb.BillingMode_PAY_PER_REQUEST
+	p.PointInTimeRecoverySpecification = &awsdynamodb.PointInTimeRecoverySpecification{
+		PointInTimeRecoveryEnabled: jsii.Bool(true),
+	}
+	p.TimeToLiveAttribute = jsii.String(TTLAttribute)
+	p.Encryption = awsdynamodb.TableEncryption_AWS_MANAGED
+	return awsdynamodb.NewTable(stack, jsii.String(id), p)
+}
