@@ -20,10 +20,12 @@ const (
 	Deploying Status = "deploying"
 	Deployed  Status = "deployed"
 	Failed    Status = "failed"
+	// Refused appears only on history items: the request was not run (see Store.Refuse).
+	Refused Status = "refused"
 )
 
 // Final reports whether a request in state s has ended.
-func (s Status) Final() bool { return s == Deployed || s == Failed }
+func (s Status) Final() bool { return s == Deployed || s == Failed || s == Refused }
 
 // Connection states of the user's deployment as last observed by a deploy.
 const (
@@ -64,6 +66,9 @@ type Record struct {
 	// LeaseOwner and LeaseExpiresAt (Unix milliseconds) are held while deploying.
 	LeaseOwner     string `json:"-" dynamodbav:"leaseOwner,omitempty"`
 	LeaseExpiresAt int64  `json:"-" dynamodbav:"leaseExpiresAt,omitempty"`
+	// Ciphertext is the KMS ciphertext of the last deploy's credentials (never the plaintext),
+	// kept so that a retry without new credentials can run again.
+	Ciphertext string `json:"-" dynamodbav:"ciphertext,omitempty"`
 }
 
 // Item keys (see docs/ARCHITECTURE.md).
