@@ -1,0 +1,169 @@
+// Package connections is the table of open status WebSockets: which API Gateway connection ids
+// belong to which user.
+//
+// Table (docs/ARCHITECTURE.md): partition key userId (S), sort key connectionId (S), TTL attribute
+// expiresAt (epoch seconds), and a global secondary index ByConnectionIndex (partition key
+// connectionId, projecting the keys and expiresAt) because `$disconnect` and client messages carry only the connection id.
+//
+// Invariants: every item has expiresAt; reads never return an item whose expiresAt has passed,
+// because DynamoDB deletes expired items only lazily (up to days later) and DynamoDB Local never
+// does; Delete of a missing item is not an error (a connection can go away twice: `$disconnect`
+// and a 410 from the notifier). Lookups by connection id read a GSI and are eventually consistent.
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Attribute and index names of the table.
+const (
+	AttrUserID        = "userId"
+	AttrConnectionID  = "connectionId"
+	AttrExpiresAt     = "expiresAt"
+	ByConnectionIndex = "byConnection"
+)
+
+// DefaultTTL is how long a connection item lives: API Gateway's maximum connection duration, so
+// an item outlives its connection only when `$disconnect` was missed.
+const DefaultTTL = 2 * time.Hour
+
+// ErrNotFound is returned (wrapped) by UserOf when no live item has the connection id.
+var ErrNotFound = errors.New("connections: not found")
+
+// DB is the part of the DynamoDB client the store calls; *dynamodb.Client satisfies it.
+type DB interface {
+	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, params *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Store is the connections table. It holds no per-call state and is safe for concurrent use.
+type Store struct {
+	DB    DB
+	Table string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Connection is one item.
+type Connection struct {
+	UserID       string `dynamodbav:"userId"`
+	ConnectionID string `dynamodbav:"connectionId"`
+	// ConnectedAt and ExpiresAt are epoch seconds.
+	ConnectedAt int64 `dynamodbav:"connectedAt"`
+	ExpiresAt   int64 `dynamodbav:"expiresAt"`
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Put stores connectionID for userID, expiring after ttl (DefaultTTL if ttl <= 0). Putting the
+// same pair again renews it. It returns the DynamoDB error, wrapped.
+func (s *Store) Put(ctx context.Context, userID, connectionID string, ttl time.Duration) error {
+	if userID == "" || connectionID == "" {
+		return fmt.Errorf("connections: put %q/%q: user id and connection id are required", userID, connectionID)
+	}
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	now := s.now()
+	item, err := attributevalue.MarshalMap(Connection{
+		UserID: userID, ConnectionID: connectionID, ConnectedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
+	})
+	if err != nil {
+		return fmt.Errorf("connections: put %s: %w", connectionID, err)
+	}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item}); err != nil {
+		return fmt.Errorf("connections: put %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// Delete removes the item; a missing item is not an error. It returns the DynamoDB error, wrapped.
+func (s *Store) Delete(ctx context.Context, userID, connectionID string) error {
+	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.Table,
+		Key: map[string]types.AttributeValue{
+			AttrUserID:       &types.AttributeValueMemberS{Value: userID},
+			AttrConnectionID: &types.AttributeValueMemberS{Value: connectionID},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("connections: delete %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// ListByUser returns userID's live connections (strongly consistent, every page), leaving out
+// items whose expiresAt has passed. It returns the DynamoDB error, wrapped.
+func (s *Store) ListByUser(ctx context.Context, userID string) ([]Connection, error) {
+	return s.query(ctx, "list "+userID, &dynamodb.QueryInput{
+		TableName:              &s.Table,
+		ConsistentRead:         aws.Bool(true),
+		KeyConditionExpression: aws.String("#u = :u"),
+		ExpressionAttributeNames: map[string]string{
+			"#u": AttrUserID,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":u": &types.AttributeValueMemberS{Value: userID},
+		},
+	})
+}
+
+// UserOf returns the user a live connection belongs to, read from ByConnectionIndex (eventually
+// consistent). It returns an error wrapping ErrNotFound when there is none, or the DynamoDB error.
+func (s *Store) UserOf(ctx context.Context, connectionID string) (string, error) {
+	op := "user of " + connectionID
+	conns, err := s.query(ctx, op, &dynamodb.QueryInput{
+		TableName:              &s.Table,
+		IndexName:              aws.String(ByConnectionIndex),
+		KeyConditionExpression: aws.String("#c = :c"),
+		ExpressionAttributeNames: map[string]string{
+			"#c": AttrConnectionID,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":c": &types.AttributeValueMemberS{Value: connectionID},
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(conns) == 0 {
+		return "", fmt.Errorf("connections: %s: %w", op, ErrNotFound)
+	}
+	return conns[0].UserID, nil
+}
+
+// query runs in with a filter on expiresAt > now, over every page.
+func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput) ([]Connection, error) {
+	in.FilterExpression = aws.String("#e > :now")
+	in.ExpressionAttributeNames["#e"] = AttrExpiresAt
+	in.ExpressionAttributeValues[":now"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().Unix(), 10)}
+	var out []Connection
+	p := dynamodb.NewQueryPaginator(s.DB, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("connections: %s: %w", op, err)
+		}
+		var conns []Connection
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &conns); err != nil {
+			return nil, fmt.Errorf("connections: %s: %w", op, err)
+		}
+		out = append(out, conns...)
+	}
+	return out, nil
+}
