@@ -110,34 +110,14 @@ func (s *Store) Delete(ctx context.Context, userID, connectionID string) error {
 // ListByUser returns userID's live connections (strongly consistent, every page), leaving out
 // items whose expiresAt has passed. It returns the DynamoDB error, wrapped.
 func (s *Store) ListByUser(ctx context.Context, userID string) ([]Connection, error) {
-	return s.query(ctx, "list "+userID, &dynamodb.QueryInput{
-		TableName:              &s.Table,
-		ConsistentRead:         aws.Bool(true),
-		KeyConditionExpression: aws.String("#u = :u"),
-		ExpressionAttributeNames: map[string]string{
-			"#u": AttrUserID,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":u": &types.AttributeValueMemberS{Value: userID},
-		},
-	})
+	return s.query(ctx, "list "+userID, "", AttrUserID, userID)
 }
 
 // UserOf returns the user a live connection belongs to, read from ByConnectionIndex (eventually
 // consistent). It returns an error wrapping ErrNotFound when there is none, or the DynamoDB error.
 func (s *Store) UserOf(ctx context.Context, connectionID string) (string, error) {
 	op := "user of " + connectionID
-	conns, err := s.query(ctx, op, &dynamodb.QueryInput{
-		TableName:              &s.Table,
-		IndexName:              aws.String(ByConnectionIndex),
-		KeyConditionExpression: aws.String("#c = :c"),
-		ExpressionAttributeNames: map[string]string{
-			"#c": AttrConnectionID,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":c": &types.AttributeValueMemberS{Value: connectionID},
-		},
-	})
+	conns, err := s.query(ctx, op, ByConnectionIndex, AttrConnectionID, connectionID)
 	if err != nil {
 		return "", err
 	}
@@ -147,11 +127,24 @@ func (s *Store) UserOf(ctx context.Context, connectionID string) (string, error)
 	return conns[0].UserID, nil
 }
 
-// query runs in with a filter on expiresAt > now, over every page.
-func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput) ([]Connection, error) {
-	in.FilterExpression = aws.String("#e > :now")
-	in.ExpressionAttributeNames["#e"] = AttrExpiresAt
-	in.ExpressionAttributeValues[":now"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().Unix(), 10)}
+// query returns the live items whose key attr equals value, from the table (strongly consistent)
+// or from index, over every page.
+func (s *Store) query(ctx context.Context, op, index, attr, value string) ([]Connection, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                &s.Table,
+		KeyConditionExpression:   aws.String("#k = :k"),
+		FilterExpression:         aws.String("#e > :now"),
+		ExpressionAttributeNames: map[string]string{"#k": attr, "#e": AttrExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":k":   &types.AttributeValueMemberS{Value: value},
+			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().Unix(), 10)},
+		},
+	}
+	if index == "" {
+		in.ConsistentRead = aws.Bool(true) // GSIs do not allow it
+	} else {
+		in.IndexName = aws.String(index)
+	}
 	var out []Connection
 	p := dynamodb.NewQueryPaginator(s.DB, in)
 	for p.HasMorePages() {
