@@ -271,6 +271,9 @@ func (s *Server) routes() {
 	deploy("POST /api/deployment/team_and_project_for_key", s.teamAndProjectForKey)
 	deploy("GET /v1/version", s.version)
 
+	// Unknown routes: the backend's plain 404 with an empty body.
+	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) })
+
 	local("GET /_local/state", s.localState)
 	local("GET /_local/requests", s.localRequests)
 	s.mux = m
