@@ -15,6 +15,7 @@ type Member struct {
 	PID, PPID int
 	State     string // the state letter of /proc/<pid>/stat: R, S, Z, …
 	Comm      string
+	CPU       time.Duration // user+sys time so far (utime+stime at USER_HZ = 100)
 }
 
 // GroupMembers lists the processes whose process group is pgid, zombies included. It reads
@@ -59,8 +60,17 @@ func parseStat(pid int, stat string) (Member, int, bool) {
 	if err1 != nil || err2 != nil {
 		return Member{}, 0, false
 	}
-	return Member{PID: pid, PPID: ppid, State: f[0], Comm: stat[open+1 : closing]}, pgrp, true
+	m := Member{PID: pid, PPID: ppid, State: f[0], Comm: stat[open+1 : closing]}
+	if len(f) > 12 { // fields 14 and 15 of stat(5): utime, stime in clock ticks
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		m.CPU = time.Duration(ut+st) * (time.Second / userHZ)
+	}
+	return m, pgrp, true
 }
+
+// userHZ is the unit of /proc's CPU times; Linux fixes it at 100 for user space.
+const userHZ = 100
 
 // signalGroup sends sig to every process of the group. A group that no longer exists is not an
 // error.
@@ -80,16 +90,25 @@ func (m Member) Alive() bool { return m.State != "Z" || m.PPID == os.Getpid() }
 
 // endGroup kills whatever is left of the group, reaps the members that are this process's
 // children (orphans are re-parented to PID 1 or a subreaper; in a container that may be this
-// process), and waits until /proc shows no live member, or the deadline passes.
-func endGroup(pgid int, deadline time.Time) ([]Member, error) {
+// process), and waits until /proc shows no live member, or the deadline passes. It returns the
+// CPU time the members that were still running had used, which no wait accounts for.
+func endGroup(pgid int, deadline time.Time) (time.Duration, error) {
 	self := os.Getpid()
+	var cpu time.Duration
+	if before, err := GroupMembers(pgid); err == nil {
+		for _, m := range before {
+			if m.State != "Z" {
+				cpu += m.CPU
+			}
+		}
+	}
 	for {
 		if err := signalGroup(pgid, syscall.SIGKILL); err != nil {
-			return nil, err
+			return cpu, err
 		}
 		left, err := GroupMembers(pgid)
 		if err != nil {
-			return nil, err
+			return cpu, err
 		}
 		for _, m := range left {
 			if m.PPID == self {
@@ -106,10 +125,10 @@ func endGroup(pgid int, deadline time.Time) ([]Member, error) {
 		}
 		left = alive
 		if len(left) == 0 {
-			return nil, nil
+			return cpu, nil
 		}
 		if time.Now().After(deadline) {
-			return left, fmt.Errorf("convexcli: process group %d still holds %d process(es) after kill", pgid, len(left))
+			return cpu, fmt.Errorf("convexcli: process group %d still holds %d process(es) after kill", pgid, len(left))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -61,7 +61,7 @@ type Runner struct {
 type Result struct {
 	Stdout, Stderr string        // scrubbed tails, at most OutputLimit bytes each
 	Wall           time.Duration // start to exit of the leader
-	CPU            time.Duration // user+sys of the leader and the children it waited for
+	CPU            time.Duration // user+sys of the leader, the children it waited for, and what the group still held at its exit
 	PGID           int           // the process group the run used
 }
 
@@ -154,7 +154,7 @@ func (r *Runner) Run(ctx context.Context, dir string, args ...string) (Result, e
 	pgid := cmd.Process.Pid
 	waitErr := cmd.Wait()
 	wall := time.Since(start)
-	_, groupErr := endGroup(pgid, time.Now().Add(groupWait))
+	leftCPU, groupErr := endGroup(pgid, time.Now().Add(groupWait))
 	// With the group gone the pipes reach EOF at once; a writer outside the group (a process that
 	// left it with setsid) could hold them, so the wait is bounded and the read ends are closed.
 	timer := time.NewTimer(grace)
@@ -177,6 +177,7 @@ func (r *Runner) Run(ctx context.Context, dir string, args ...string) (Result, e
 	if ps := cmd.ProcessState; ps != nil {
 		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
+	res.CPU += leftCPU
 	if waitErr == nil && groupErr == nil {
 		return res, nil
 	}

@@ -276,6 +276,8 @@ func TestParseStat(t *testing.T) {
 		pgid int
 	}{
 		{name: "plain", stat: "42 (node) S 7 42 42 0 -1", want: Member{PID: 42, PPID: 7, State: "S", Comm: "node"}, pgid: 42},
+		{name: "cpu times", stat: "44 (esbuild) S 1 42 42 0 -1 4194560 535 0 0 0 123 27 0 0 20 0 8 0",
+			want: Member{PID: 44, PPID: 1, State: "S", Comm: "esbuild", CPU: 1500 * time.Millisecond}, pgid: 42},
 		{name: "comm with spaces and parens", stat: "43 (a (b) c) Z 1 42 42 0", want: Member{PID: 43, PPID: 1, State: "Z", Comm: "a (b) c"}, pgid: 42},
 	}
 	for _, tc := range tests {
