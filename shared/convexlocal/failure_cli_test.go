@@ -3,7 +3,6 @@ package convexlocal_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -139,28 +138,15 @@ func postJSON(tb testing.TB, url, auth string, body any) map[string]any {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(data))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
 	if auth != "" {
-		req.Header.Set("Authorization", "Convex "+auth)
+		auth = "Convex " + auth
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	got := do(tb, http.MethodPost, url, auth, data, false)
 	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		tb.Fatalf("%s: %d %q: %v", url, resp.StatusCode, raw, err)
+	if err := json.Unmarshal([]byte(got.body), &out); err != nil {
+		tb.Fatalf("%s: %d %q: %v", url, got.status, got.body, err)
 	}
-	out["httpStatus"] = float64(resp.StatusCode)
+	out["httpStatus"] = float64(got.status)
 	return out
 }
 

@@ -98,7 +98,10 @@ func TestValidateSchemaRules(t *testing.T) {
 			t.StagedDBIndexes = []dbIndexJSON{{IndexDescriptor: "by_writer", Fields: []string{"author"}}}
 		}, "", ""},
 		{"unparsable field", func(t *tableJSON, _ *schemaJSON) { t.Indexes[0].Fields = []string{""} }, "InvalidIndexField", `In index "by_author": Invalid index field: ""`},
-		{"17 filter fields", func(t *tableJSON, s *schemaJSON) { s.SchemaValidation = false; t.VectorIndexes[0].FilterFields = fieldNames(17) }, "IndexTooManyFilterFields",
+		{"17 filter fields", func(t *tableJSON, s *schemaJSON) {
+			s.SchemaValidation = false
+			t.VectorIndexes[0].FilterFields = fieldNames(17)
+		}, "IndexTooManyFilterFields",
 			"Search indexes may have up to 16 filter fields."},
 		{"same search index", func(t *tableJSON, _ *schemaJSON) {
 			t.SearchIndexes = append(t.SearchIndexes, searchIndexJSON{IndexDescriptor: "search_again", SearchField: "body", FilterFields: []string{"category", "author"}})
