@@ -10,58 +10,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/byod-deployer/byod-deployer/shared/standins"
 	"github.com/byod-deployer/byod-deployer/shared/status"
-)
-
-// One DynamoDB Local for the package; every test gets its own table.
-var (
-	ddbOnce sync.Once
-	ddbProc *standins.Process
-	ddbErr  error
-	tableN  atomic.Int64
+	"github.com/byod-deployer/byod-deployer/shared/status/statustest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if ddbProc != nil {
-		ddbProc.Close()
-	}
+	statustest.Close()
 	os.Exit(code)
 }
 
-// newStore returns a store on a fresh table of the shared DynamoDB Local, with a clock the test
-// can move.
-func newStore(t testing.TB) (*status.Store, *clock) {
-	t.Helper()
-	ddbOnce.Do(func() { ddbProc, ddbErr = standins.StartDynamoDB(context.Background(), standins.DynamoDBOptions{}) })
-	if ddbErr != nil {
-		t.Fatal(ddbErr)
-	}
-	db := dynamodb.NewFromConfig(standins.Config(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddbProc.URL) })
-	name := fmt.Sprintf("status-%d", tableN.Add(1))
-	arn, err := status.CreateTable(context.Background(), db, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if arn == "" {
-		t.Fatalf("CreateTable %s: no stream ARN", name)
-	}
-	c := &clock{t: time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)}
-	return &status.Store{DB: db, Table: name, Now: c.Now}, c
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+var newStore = statustest.Store
 
 // versions checks that every record seen has a strictly greater version than the one before.
 type versions struct {

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/byod-deployer/byod-deployer/shared/batch"
+	"github.com/byod-deployer/byod-deployer/shared/message"
+	"github.com/byod-deployer/byod-deployer/shared/status"
+)
+
+// Reason and ErrorClass are what a dead-lettered request is marked failed with.
+const (
+	Reason     = "could not be processed after repeated attempts"
+	ErrorClass = "internal"
+	hint       = "Retry the deploy; if it fails the same way again, deploy by hand with the zip."
+)
+
+// Store is the part of the status store the handler uses.
+type Store interface {
+	MarkFailed(ctx context.Context, ref status.Ref, f status.Failure) (status.Record, error)
+}
+
+// Handler marks dead-lettered requests failed. It holds no per-invocation state.
+type Handler struct {
+	Store Store
+	Log   *slog.Logger
+}
+
+// Handle processes one batch from the dead-letter queue. A message that names no (user, config,
+// request) is logged and dropped; a store failure is a batch item failure (retried).
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return batch.SQS(ctx, ev, h.handle, func(f batch.Failure) {
+		h.Log.ErrorContext(ctx, "dead letter not recorded; will retry", "messageId", f.ID, "error", f.Err)
+	}), nil
+}
+
+func (h *Handler) handle(ctx context.Context, msg events.SQSMessage) error {
+	log := h.Log.With("messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"])
+	var ref status.Ref
+	m, err := message.Parse([]byte(msg.Body))
+	var bad *message.Error
+	switch {
+	case err == nil:
+		ref = status.Ref{UserID: m.UserID, ConfigID: m.ConfigID, RequestID: m.RequestID}
+	case errors.As(err, &bad) && bad.Identifiable():
+		ref = status.Ref{UserID: bad.UserID, ConfigID: bad.ConfigID, RequestID: bad.RequestID}
+	default:
+		// Never log the body: it may hold a credentials ciphertext.
+		log.WarnContext(ctx, "dropped a dead letter that names no user", "error", err)
+		return nil
+	}
+	log = log.With("userId", ref.UserID, "configId", ref.ConfigID, "deployRequestId", ref.RequestID)
+	_, err = h.Store.MarkFailed(ctx, ref, status.Failure{Class: ErrorClass, Message: Reason, Hint: hint, Retryable: true})
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "marked a dead-lettered request failed")
+	case errors.Is(err, status.ErrDuplicate):
+		log.InfoContext(ctx, "dead-lettered request had already ended; kept its outcome")
+	case errors.Is(err, status.ErrSuperseded):
+		log.InfoContext(ctx, "dead-lettered request is no longer current; recorded on its history item only")
+	default:
+		return err
+	}
+	return nil
+}
