@@ -71,6 +71,9 @@ synth: build ## cdk synth offline into infra/cdk.out (no AWS account, credential
 image: build ## Build the deployer's container image (needs Docker with linux/arm64).
 	docker build --platform linux/arm64 -f layers/Dockerfile -t $(IMAGE) .
 
+local-convex: deps ## Serve the local Convex deployment (key from CONVEX_SELF_HOSTED_ADMIN_KEY; ADDR=127.0.0.1:3210, FAIL=mode). See docs/local-convex.md.
+	$(GO) run ./cmd/byod local-convex --addr $(or $(ADDR),127.0.0.1:3210) $(if $(FAIL),--fail $(FAIL))
+
 vet: $(GO_STAMP) ## go vet.
 	$(GO) vet ./...
 
