@@ -1,5 +1,5 @@
-// Package connections is the table of open status WebSockets: which API Gateway connection ids
-// belong to which user.
+// Package connections is the server side of the status WebSocket: the table of open connections
+// (which API Gateway connection ids belong to which user) and the events sent on them (Event).
 //
 // Table (docs/ARCHITECTURE.md): partition key userId (S), sort key connectionId (S), TTL attribute
 // expiresAt (epoch seconds), and a global secondary index ByConnectionIndex (partition key
