@@ -49,6 +49,10 @@ test: deps fmt-check vet test-go ## Install what is missing and run every test o
 test-go: deps
 	$(LOOPBACK) env $(TEST_ENV) $(GO) test $(GOTEST_FLAGS) $(PKGS)
 
+BENCH_N ?= 7
+bench: deps ## Time the deploy engine vs the bare CLI, CLI defaults and naive npx; writes docs/BENCHMARKS.md (BENCH_N=7, BENCH_ALT_NODE=node22).
+	$(LOOPBACK) env $(TEST_ENV) $(if $(BENCH_ALT_NODE),BENCH_ALT_NODE=$(BENCH_ALT_NODE)) $(GO) run ./cmd/byod bench -n $(BENCH_N) -o docs/BENCHMARKS.md
+
 test-infra: ## Run the CDK assertion tests (infra/ is its own Go module).
 	$(MAKE) -C infra test
 
