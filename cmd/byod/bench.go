@@ -335,7 +335,7 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 	fmt.Fprintf(&w, "- Shipping pre-generated `convex/_generated` and `--codegen=disable`: %.2f s wall, %.2f s CPU (codegen on − bare optimised).\n",
 		(cg.wall - bare.wall).Seconds(), (cg.cpu - bare.cpu).Seconds())
 	fmt.Fprintf(&w, "- The engine's overhead over the bare call (validation, preflight, materialise, env file, ping, group clean-up): %.0f ms wall.\n",
-		(eng.wall - bare.wall).Seconds()*1000)
+		(eng.wall-bare.wall).Seconds()*1000)
 	if b.altNode != "" {
 		ab, ac, ae := st["alt node: bare"], st["alt node: bare + cache"], st["alt node: engine + cache"]
 		fmt.Fprintf(&w, "- Alt node: bare %.2f s; with `NODE_COMPILE_CACHE` %.2f s (%.2f×, CPU %.2f s → %.2f s); engine with the cache %.2f s.\n",
