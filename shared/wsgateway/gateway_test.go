@@ -17,12 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/coder/websocket"
 
-	"github.com/byod-deployer/byod-deployer/shared/standins"
 	"github.com/byod-deployer/byod-deployer/shared/wsgateway"
+	"github.com/byod-deployer/byod-deployer/shared/wsgateway/wsgatewaytest"
 )
 
 // wait bounds every wait for an event in these tests; it is a deadline, not an expectation.
-const wait = 20 * time.Second
+const wait = wsgatewaytest.Wait
 
 // recorder is a set of routes that report every event they receive on channels.
 type recorder struct {
@@ -69,32 +69,10 @@ func (r *recorder) routes() map[string]lambda.Handler {
 	}
 }
 
-func startGateway(t testing.TB, opts wsgateway.Options) *wsgateway.Gateway {
-	t.Helper()
-	g, err := wsgateway.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	return g
-}
-
-func managementClient(g *wsgateway.Gateway) *apigatewaymanagementapi.Client {
-	return apigatewaymanagementapi.NewFromConfig(standins.Config(), func(o *apigatewaymanagementapi.Options) {
-		o.BaseEndpoint = aws.String(g.ManagementURL())
-	})
-}
-
 // dial connects a client and returns it with the connection id `$connect` saw.
-func dial(t testing.TB, g *wsgateway.Gateway, rec *recorder) (*websocket.Conn, string) {
+func dial(t testing.TB, g *wsgateway.Gateway, rec *recorder) (*wsgatewaytest.Client, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	c, resp, err := websocket.Dial(ctx, g.URL()+"?token=secret-token", nil)
-	if err != nil {
-		t.Fatalf("dial: %v (response %v)", err, resp)
-	}
-	t.Cleanup(func() { c.CloseNow() })
+	c := wsgatewaytest.Dial(t, g.URL()+"?token=secret-token")
 	return c, receive(t, rec.connects).RequestContext.ConnectionID
 }
 
@@ -120,7 +98,7 @@ func disconnectOf(t testing.TB, rec *recorder, id string) events.APIGatewayWebso
 	}
 }
 
-func read(t testing.TB, c *websocket.Conn) (websocket.MessageType, string) {
+func read(t testing.TB, c *wsgatewaytest.Client) (websocket.MessageType, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -129,21 +107,6 @@ func read(t testing.TB, c *websocket.Conn) (websocket.MessageType, string) {
 		t.Fatalf("client read: %v", err)
 	}
 	return typ, string(data)
-}
-
-// readClose reads until the connection closes and returns the close status.
-func readClose(t testing.TB, c *websocket.Conn) websocket.StatusCode {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		if _, _, err := c.Read(ctx); err != nil {
-			if ctx.Err() != nil {
-				t.Fatalf("connection not closed within %v", wait)
-			}
-			return websocket.CloseStatus(err)
-		}
-	}
 }
 
 func isGone(err error) bool {
@@ -155,8 +118,8 @@ func isGone(err error) bool {
 func TestManagementAPI(t *testing.T) {
 	ctx := context.Background()
 	rec := newRecorder()
-	g := startGateway(t, wsgateway.Options{Routes: rec.routes()})
-	api := managementClient(g)
+	g := wsgatewaytest.Start(t, wsgateway.Options{Routes: rec.routes()})
+	api := wsgatewaytest.Management(g)
 
 	t.Run("post delivers to the client", func(t *testing.T) {
 		c, id := dial(t, g, rec)
@@ -218,7 +181,7 @@ func TestManagementAPI(t *testing.T) {
 		if _, err := api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id}); err != nil {
 			t.Fatalf("DeleteConnection: %v", err)
 		}
-		if code := readClose(t, c); code != websocket.StatusNormalClosure {
+		if code := c.Closed(t); code != websocket.StatusNormalClosure {
 			t.Errorf("close status = %v, want 1000", code)
 		}
 		if ev := disconnectOf(t, rec, id); ev.RequestContext.EventType != "DISCONNECT" || ev.RequestContext.DisconnectStatusCode != int64(websocket.StatusNormalClosure) {
@@ -242,7 +205,6 @@ func TestManagementAPI(t *testing.T) {
 	})
 	t.Run("posted data over 128 KiB is PayloadTooLarge", func(t *testing.T) {
 		c, id := dial(t, g, rec)
-		c.SetReadLimit(wsgateway.DefaultMaxPayload)
 		big := bytes.Repeat([]byte("a"), wsgateway.DefaultMaxPayload+1)
 		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: big})
 		var tooLarge *types.PayloadTooLargeException
@@ -253,7 +215,7 @@ func TestManagementAPI(t *testing.T) {
 		if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: exact}); err != nil {
 			t.Fatalf("post exactly 128 KiB: %v", err)
 		}
-		if _, got := read(t, c); len(got) != len(exact) {
+		if got := c.Next(t); len(got) != len(exact) {
 			t.Errorf("client got %d bytes, want %d", len(got), len(exact))
 		}
 	})
@@ -261,7 +223,7 @@ func TestManagementAPI(t *testing.T) {
 
 func TestConnect(t *testing.T) {
 	rec := newRecorder()
-	g := startGateway(t, wsgateway.Options{Routes: rec.routes(), Stage: "dev"})
+	g := wsgatewaytest.Start(t, wsgateway.Options{Routes: rec.routes(), Stage: "dev"})
 	tests := []struct {
 		name   string
 		query  string
@@ -366,8 +328,8 @@ func TestMessages(t *testing.T) {
 				})
 				return events.APIGatewayProxyResponse{StatusCode: 200}, err
 			})
-			g := startGateway(t, wsgateway.Options{Routes: routes, RouteResponses: tt.routeResponses})
-			api = managementClient(g)
+			g := wsgatewaytest.Start(t, wsgateway.Options{Routes: routes, RouteResponses: tt.routeResponses})
+			api = wsgatewaytest.Management(g)
 			c, id := dial(t, g, rec)
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()
@@ -383,7 +345,7 @@ func TestMessages(t *testing.T) {
 					t.Errorf("message event: route %q type %q conn %q body %q", rc.RouteKey, rc.EventType, rc.ConnectionID, ev.Body)
 				}
 			}
-			_, got := read(t, c)
+			got := string(c.Next(t))
 			if tt.wantReply == "" {
 				if got != "marker" {
 					t.Errorf("unexpected reply %q", got)
@@ -393,7 +355,7 @@ func TestMessages(t *testing.T) {
 			if !strings.Contains(got, tt.wantReply) {
 				t.Errorf("reply = %q, want it to contain %q", got, tt.wantReply)
 			}
-			if _, got := read(t, c); got != "marker" {
+			if got := string(c.Next(t)); got != "marker" {
 				t.Errorf("after the reply got %q, want the marker", got)
 			}
 		})
@@ -415,7 +377,7 @@ func TestLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := newRecorder()
 			tt.opts.Routes = rec.routes()
-			g := startGateway(t, tt.opts)
+			g := wsgatewaytest.Start(t, tt.opts)
 			c, id := dial(t, g, rec)
 			if tt.send > 0 {
 				ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -423,7 +385,7 @@ func TestLimits(t *testing.T) {
 				msg, _ := json.Marshal(map[string]string{"action": "echo", "pad": strings.Repeat("p", tt.send)})
 				_ = c.Write(ctx, websocket.MessageText, msg)
 			}
-			if code := readClose(t, c); code != tt.wantCode {
+			if code := c.Closed(t); code != tt.wantCode {
 				t.Errorf("close status = %v, want %v", code, tt.wantCode)
 			}
 			disconnectOf(t, rec, id)
@@ -441,7 +403,7 @@ func TestCloseDisconnectsEveryone(t *testing.T) {
 	for range 2 {
 		c, _ := dial(t, g, rec)
 		// The clients read, so they answer the closing handshake as a browser would.
-		go func() { codes <- readClose(t, c) }()
+		go func() { codes <- c.Closed(t) }()
 	}
 	if err := g.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
