@@ -23,6 +23,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envHelperFunction) == "1" {
+		runHelperFunction() // never returns: the test binary is a Lambda function here
+	}
 	code := m.Run()
 	for _, p := range []*standins.Process{ddbProc, sqsProc} {
 		if p != nil {

@@ -1,0 +1,401 @@
+package localrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/credentials"
+	"github.com/byod-deployer/byod-deployer/shared/standins"
+	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/wsgateway"
+)
+
+// Functions are the four Lambda handlers the pipeline runs, each behind its JSON boundary
+// (lambda.NewHandler(h.Handle)).
+type Functions struct {
+	Deployer, Notifier, WSConnect, Deadletter lambda.Handler
+}
+
+// Env is what a Functions builder gets to construct the handlers: clients of the stand-ins and
+// the resources' names and endpoints, i.e. what the CDK stack puts in each function's
+// environment. TokenSecret is the HMAC key of the WebSocket tokens (wsconnect's TOKEN_SECRET).
+type Env struct {
+	Endpoints   Endpoints
+	DynamoDB    *dynamodb.Client
+	KMS         *kms.Client
+	Management  *apigatewaymanagementapi.Client
+	TokenSecret []byte
+	Logger      *slog.Logger
+}
+
+// Options configure a local pipeline. Only Functions is required.
+type Options struct {
+	// Addr is where the status page and the dev API listen; default 127.0.0.1:0.
+	Addr string
+	// ConvexURL and ConvexKey name a real deployment as the default target; when ConvexURL is
+	// empty a local Convex deployment is started in process. The key stays in memory.
+	ConvexURL, ConvexKey string
+	// ConvexFail makes the local deployment fail that way (demos and tests).
+	ConvexFail convexlocal.FailMode
+	// Functions builds the handlers once the stand-ins run; nil means the real ones: the four
+	// functions/<name> binaries built from the repository and run as Lambda execution
+	// environments (see Process), configured through the environment as the CDK stack does.
+	Functions func(Env) (Functions, error)
+	// FunctionOutput receives the functions' own stdout and stderr (JSON logs, EMF metrics);
+	// nil discards them. LogLevel is their LOG_LEVEL (default info).
+	FunctionOutput io.Writer
+	LogLevel       string
+	// VisibilityTimeout of the deploy queue; default 60 s (the queue's redrive brings a failed
+	// message back after it).
+	VisibilityTimeout time.Duration
+	// DeployerTimeout is the deployer's invocation deadline; default 6 minutes.
+	DeployerTimeout time.Duration
+	// Logger receives the stand-ins' and pollers' logs; nil discards.
+	Logger *slog.Logger
+}
+
+// Pipeline is a running local pipeline: stand-ins, resources, handlers behind pollers and the
+// gateway, a Convex deployment and the status page. Close stops all of it.
+type Pipeline struct {
+	Endpoints Endpoints
+	// Client talks to the pipeline as the app and browser do.
+	Client *Client
+	// Convex is the local deployment; nil when a real one was given.
+	Convex *convexlocal.Server
+
+	target      credentials.Secret
+	tokenSecret []byte
+	page        *http.Server
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closers     []func() error
+	kmsDir      string
+	closeOnce   sync.Once
+	gateway     *wsgateway.Gateway
+}
+
+// Start runs a local pipeline. On error everything started so far is stopped again. Only one
+// pipeline can run per process (local-kms keeps global state).
+func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
+	log := logger(opts.Logger)
+	p := &Pipeline{}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if err := p.startStandIns(ctx, opts); err != nil {
+		return nil, err
+	}
+	e := &p.Endpoints
+	cfg := standins.Config()
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(e.DynamoDB) })
+	sq := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(e.SQS) })
+	km := kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(e.KMS) })
+	streams := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(e.DynamoDB) })
+
+	visibility := opts.VisibilityTimeout
+	if visibility <= 0 {
+		visibility = time.Minute
+	}
+	var streamARN string
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Add(3)
+	go func() { defer wg.Done(); streamARN, errs[0] = createTables(ctx, ddb) }()
+	go func() {
+		defer wg.Done()
+		e.QueueURL, e.DLQURL, errs[1] = createQueues(ctx, sq, int(visibility/time.Second))
+	}()
+	go func() { defer wg.Done(); e.KMSKeyID, errs[2] = createKey(ctx, km) }()
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("localrun: bootstrap: %w", err)
+	}
+	e.StatusTable, e.ConnectionsTable, e.TokenAudience, e.Region, e.PID = StatusTable, ConnectionsTable, TokenAudience, standins.Region, os.Getpid()
+
+	// Hex text, so the secret can be handed to wsconnect as TOKEN_SECRET unchanged.
+	p.tokenSecret = []byte(randomHex(32))
+	// The handlers need the gateway's management URL, so the gateway starts first with routes
+	// that are bound to the handlers once they exist.
+	wsconnect := &lateHandler{name: "wsconnect"}
+	gw, err := wsgateway.Start(wsgateway.Options{Logger: log, Routes: map[string]lambda.Handler{
+		wsgateway.RouteConnect: wsconnect, wsgateway.RouteDisconnect: wsconnect, wsgateway.RouteDefault: wsconnect, "status": wsconnect,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("localrun: gateway: %w", err)
+	}
+	p.gateway = gw
+	e.WebSocket, e.Management = gw.URL(), gw.ManagementURL()
+
+	build := opts.Functions
+	if build == nil {
+		build = p.functionProcesses(ctx, opts)
+	}
+	fns, err := build(Env{
+		Endpoints:   *e,
+		DynamoDB:    ddb,
+		KMS:         km,
+		Management:  apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) { o.BaseEndpoint = aws.String(e.Management) }),
+		TokenSecret: p.tokenSecret,
+		Logger:      log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("localrun: functions: %w", err)
+	}
+	if fns.Deployer == nil || fns.Notifier == nil || fns.WSConnect == nil || fns.Deadletter == nil {
+		return nil, errors.New("localrun: functions: every handler is required")
+	}
+	wsconnect.bind(fns.WSConnect)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	deployerTimeout := opts.DeployerTimeout
+	if deployerTimeout <= 0 {
+		deployerTimeout = 6 * time.Minute
+	}
+	runners := []interface{ Run(context.Context) error }{
+		&SQSPoller{Client: sq, QueueURL: e.QueueURL, Logger: log,
+			Function: Function{Name: "deployer", Handler: fns.Deployer, Timeout: deployerTimeout}},
+		&SQSPoller{Client: sq, QueueURL: e.DLQURL, Logger: log,
+			Function: Function{Name: "deadletter", Handler: fns.Deadletter, Timeout: time.Minute}},
+		&StreamPoller{Client: streams, StreamARN: streamARN, StartingPosition: streamtypes.ShardIteratorTypeTrimHorizon, Logger: log,
+			Function: Function{Name: "notifier", Handler: fns.Notifier, Timeout: time.Minute}},
+	}
+	for _, r := range runners {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := r.Run(runCtx); err != nil {
+				log.Error("localrun: poller stopped", "error", err)
+			}
+		}()
+	}
+
+	p.Client = NewClient(*e)
+	if err := p.servePage(opts.Addr, log); err != nil {
+		return nil, err
+	}
+	p.Client.Endpoints = *e
+	return p, nil
+}
+
+// startStandIns starts DynamoDB Local, fauxqs, local-kms and the Convex deployment concurrently.
+func (p *Pipeline) startStandIns(ctx context.Context, opts Options) error {
+	dir, err := os.MkdirTemp("", "byod-kms-")
+	if err != nil {
+		return fmt.Errorf("localrun: kms dir: %w", err)
+	}
+	p.kmsDir = dir
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	var ddb, sq *standins.Process
+	var k *standins.KMS
+	wg.Add(3)
+	go func() { defer wg.Done(); ddb, errs[0] = standins.StartDynamoDB(ctx, standins.DynamoDBOptions{}) }()
+	go func() { defer wg.Done(); sq, errs[1] = standins.StartSQS(ctx, standins.SQSOptions{}) }()
+	go func() { defer wg.Done(); k, errs[2] = standins.StartKMS(dir) }()
+	if opts.ConvexURL != "" {
+		p.target = credentials.Secret{URL: opts.ConvexURL, DeployKey: opts.ConvexKey}
+		p.Endpoints.Convex = opts.ConvexURL
+	} else {
+		errs[3] = p.startConvex(opts)
+	}
+	wg.Wait()
+	for _, c := range []interface{ Close() error }{ddb, sq, k} {
+		if c != nil && !isNilCloser(c) {
+			p.closers = append(p.closers, c.Close)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("localrun: start stand-ins: %w", err)
+	}
+	p.Endpoints.DynamoDB, p.Endpoints.SQS, p.Endpoints.KMS = ddb.URL, sq.URL, k.URL
+	return nil
+}
+
+func isNilCloser(c interface{ Close() error }) bool {
+	switch v := c.(type) {
+	case *standins.Process:
+		return v == nil
+	case *standins.KMS:
+		return v == nil
+	}
+	return false
+}
+
+func (p *Pipeline) startConvex(opts Options) error {
+	key := "local|" + randomHex(24)
+	s, err := convexlocal.New(convexlocal.Options{AdminKey: key, Fail: opts.ConvexFail, Logger: opts.Logger})
+	if err != nil {
+		return fmt.Errorf("convex: %w", err)
+	}
+	if err := s.Listen("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("convex: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	p.closers = append(p.closers, func() error {
+		err := s.Close()
+		return errors.Join(err, <-done)
+	})
+	p.Convex = s
+	p.target = credentials.Secret{URL: s.URL(), DeployKey: key}
+	p.Endpoints.Convex, p.Endpoints.ConvexLocal = s.URL(), true
+	return nil
+}
+
+// lateHandler is a gateway route whose handler is bound after the gateway started; until then
+// it answers 503 (the pipeline publishes no endpoint before binding).
+type lateHandler struct {
+	name string
+	h    atomic.Pointer[lambda.Handler]
+}
+
+func (l *lateHandler) bind(h lambda.Handler) { l.h.Store(&h) }
+
+// Invoke calls the bound handler.
+func (l *lateHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	h := l.h.Load()
+	if h == nil {
+		return []byte(`{"statusCode":503}`), nil
+	}
+	return (*h).Invoke(ctx, payload)
+}
+
+// Target is the default deployment deploys from the page and `byod send deploy` go to. It holds
+// the deployment's key: never log or store it.
+func (p *Pipeline) Target() credentials.Secret { return p.target }
+
+// Close stops everything Start started, newest first, and waits for the pollers.
+func (p *Pipeline) Close() error {
+	var errs []error
+	p.closeOnce.Do(func() {
+		if p.page != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, p.page.Shutdown(ctx))
+			cancel()
+		}
+		if p.cancel != nil {
+			p.cancel()
+		}
+		p.wg.Wait()
+		if p.gateway != nil {
+			errs = append(errs, p.gateway.Close()) // runs $disconnect while wsconnect still runs
+		}
+		for i := len(p.closers) - 1; i >= 0; i-- {
+			errs = append(errs, p.closers[i]())
+		}
+		if p.kmsDir != "" {
+			errs = append(errs, os.RemoveAll(p.kmsDir))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// listen binds addr, which must be on the loopback network.
+func listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%s is not a loopback address", addr)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// functionNames are the functions/<name> packages the pipeline runs.
+var functionNames = []string{"deployer", "notifier", "wsconnect", "deadletter"}
+
+// functionProcesses builds the four function binaries and returns a Functions builder that runs
+// each as a Process with the environment docs/ARCHITECTURE.md specifies, pointed at the
+// stand-ins (AWS_ENDPOINT_URL_<SERVICE>) and never at AWS.
+func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) func(Env) (Functions, error) {
+	return func(env Env) (Functions, error) {
+		root, err := toolpath.Root()
+		if err != nil {
+			return Functions{}, err
+		}
+		cliNM, err := toolpath.CLINodeModules()
+		if err != nil {
+			return Functions{}, err
+		}
+		dir, err := os.MkdirTemp("", "byod-functions-")
+		if err != nil {
+			return Functions{}, err
+		}
+		p.closers = append(p.closers, func() error { return os.RemoveAll(dir) })
+		if err := BuildFunctions(ctx, root, dir, functionNames...); err != nil {
+			return Functions{}, err
+		}
+		e := env.Endpoints
+		level := opts.LogLevel
+		if level == "" {
+			level = "info"
+		}
+		deployTimeout := opts.DeployerTimeout
+		if deployTimeout <= 0 {
+			deployTimeout = 6 * time.Minute
+		}
+		common := []string{
+			"PATH=" + os.Getenv("PATH"),
+			"HOME=" + os.Getenv("HOME"),
+			"LOG_LEVEL=" + level,
+			"METRICS_NAMESPACE=ByodDeployerLocal",
+			"AWS_REGION=" + e.Region,
+			"AWS_ACCESS_KEY_ID=local",
+			"AWS_SECRET_ACCESS_KEY=local",
+			"AWS_EC2_METADATA_DISABLED=true",
+			// Any service without its own endpoint below goes nowhere instead of to AWS.
+			"AWS_ENDPOINT_URL=http://127.0.0.1:1",
+			"AWS_ENDPOINT_URL_DYNAMODB=" + e.DynamoDB,
+			"AWS_ENDPOINT_URL_SQS=" + e.SQS,
+			"AWS_ENDPOINT_URL_KMS=" + e.KMS,
+			"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI=" + e.Management,
+		}
+		perFunction := map[string][]string{
+			"deployer": {
+				"STATUS_TABLE=" + e.StatusTable,
+				"CONVEX_CLI_NODE_MODULES=" + cliNM,
+				"NODE_BINARY=node",
+				"DEPLOY_TIMEOUT=" + (deployTimeout - 30*time.Second).String(),
+				"LEASE_DURATION=" + (deployTimeout + time.Minute).String(),
+				"SELF_HOSTED_HOSTS=127.0.0.1,localhost",
+			},
+			"notifier":   {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "WEBSOCKET_ENDPOINT=" + e.Management},
+			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "TOKEN_SECRET=" + string(env.TokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
+			"deadletter": {"STATUS_TABLE=" + e.StatusTable},
+		}
+		procs := map[string]*Process{}
+		for _, name := range functionNames {
+			proc := &Process{Name: name, Binary: filepath.Join(dir, name), Env: append(append([]string{}, common...), perFunction[name]...), Output: opts.FunctionOutput}
+			p.closers = append(p.closers, proc.Close)
+			procs[name] = proc
+		}
+		return Functions{Deployer: procs["deployer"], Notifier: procs["notifier"], WSConnect: procs["wsconnect"], Deadletter: procs["deadletter"]}, nil
+	}
+}
