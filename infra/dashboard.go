@@ -14,14 +14,15 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// EMF metrics the deployer emits (shared/obs) in METRICS_NAMESPACE, as the dashboard and the
-// failure-rate alarm read them. The three counters are emitted with no dimension (the totals the
-// alarm needs: alarms cannot aggregate a SEARCH) and DeploymentsFailed also with ErrorClass.
+// EMF metrics the deployer emits (shared/obs) in METRICS_NAMESPACE. Started and succeeded carry
+// no dimension; failed carries ErrorClass only; the duration (no dimension) is recorded on every
+// finished deploy, so its SampleCount is the number of finished deploys and
+// finished - succeeded is the failure total an alarm can use (alarms cannot aggregate a SEARCH).
 const (
 	MetricStarted        = "DeploymentsStarted"
 	MetricSucceeded      = "DeploymentsSucceeded"
 	MetricFailed         = "DeploymentsFailed"
-	MetricDuration       = "DeployDuration" // milliseconds, per finished deploy
+	MetricDuration       = "DeploymentDuration" // milliseconds
 	DimensionErrorClass  = "ErrorClass"
 	FailureRateThreshold = 25 // percent of finished deploys in 15 minutes
 )
@@ -76,15 +77,20 @@ func newDashboard(stack awscdk.Stack, p StackProps, s *Stack) *Dashboard {
 	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
 
-	failureRate := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String("IF(ok + failed > 0, 100 * failed / (ok + failed), 0)"),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"ok":     emf(MetricSucceeded, "Sum"),
-			"failed": emf(MetricFailed, "Sum"),
-		},
-		Label:  jsii.String("failure rate %"),
-		Period: awscdk.Duration_Minutes(jsii.Number(15)),
-	})
+	outcomes := func(expression, label string, period awscdk.Duration) awscloudwatch.MathExpression {
+		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String(expression),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"ok":       emf(MetricSucceeded, "Sum"),
+				"finished": emf(MetricDuration, "SampleCount"),
+			},
+			Label:  jsii.String(label),
+			Period: period,
+		})
+	}
+	failureRate := outcomes("IF(finished > 0, 100 * (finished - FILL(ok, 0)) / finished, 0)", "failure rate %",
+		awscdk.Duration_Minutes(jsii.Number(15)))
+	failedTotal := outcomes("finished - FILL(ok, 0)", "failed", five)
 	throttleUsing := map[string]awscloudwatch.IMetric{}
 	expr := ""
 	for i, fn := range f.All() {
@@ -149,7 +155,7 @@ func newDashboard(stack awscdk.Stack, p StackProps, s *Stack) *Dashboard {
 		graph("Deployments by outcome", metrics(
 			labelled(emf(MetricStarted, "Sum"), "started"),
 			labelled(emf(MetricSucceeded, "Sum"), "succeeded"),
-			labelled(emf(MetricFailed, "Sum"), "failed"),
+			failedTotal,
 		), nil),
 		graph("Failed deployments by error class", metrics(byClass), nil),
 	)

@@ -86,14 +86,25 @@ type Stack struct {
 	Dashboard *Dashboard
 }
 
-// ErrAsset is wrapped by NewStack when a file it packages is missing.
-var ErrAsset = errors.New("infra: asset missing (run `make build`)")
+// Errors NewStack wraps.
+var (
+	// ErrAsset: a file the stack packages is missing.
+	ErrAsset = errors.New("infra: asset missing (run `make build`)")
+	// ErrProps: StackProps out of range.
+	ErrProps = errors.New("infra: invalid stack props")
+)
 
 // NewStack defines the whole stack in scope. It returns an error wrapping ErrAsset when a
-// bootstrap binary or the deployer's Dockerfile is missing under props.AssetRoot, and never
-// contacts AWS.
+// bootstrap binary or the deployer's Dockerfile or ignore file is missing under
+// props.AssetRoot, one wrapping ErrProps when the concurrency settings are out of range, and
+// never contacts AWS.
 func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack, error) {
 	p := withDefaults(props)
+	// SQS event sources accept a maximum concurrency of 2 to 1000; below the reservation it
+	// never lets the poller drive the function into throttling.
+	if p.MaxConcurrency < 2 || p.MaxConcurrency >= p.ReservedConcurrency {
+		return nil, fmt.Errorf("%w: MaxConcurrency %d must be in [2, ReservedConcurrency %d)", ErrProps, p.MaxConcurrency, p.ReservedConcurrency)
+	}
 	if err := checkAssets(p.AssetRoot); err != nil {
 		return nil, err
 	}

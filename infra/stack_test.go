@@ -75,10 +75,6 @@ func TestDeployerFunction(t *testing.T) {
 			t.Errorf("deployer %s = %s, want %s", k, js(fn[k]), js(v))
 		}
 	}
-	if DefaultMaxConcurrency >= DefaultReservedConcurrency {
-		t.Errorf("max concurrency %d must stay below reserved concurrency %d, or the poller throttles the function",
-			DefaultMaxConcurrency, DefaultReservedConcurrency)
-	}
 }
 
 func TestZipFunctions(t *testing.T) {
@@ -169,15 +165,20 @@ func TestTables(t *testing.T) {
 		id     string
 		keys   string
 		stream bool
+		gsis   string
 	}{
-		{"status", s.id(s.stack.Tables.Status), `[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]`, true},
-		{"connections", s.id(s.stack.Tables.Connections), `[{"AttributeName":"userId","KeyType":"HASH"},{"AttributeName":"connectionId","KeyType":"RANGE"}]`, false},
+		{"status", s.id(s.stack.Tables.Status), `[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]`, true, `null`},
+		{"connections", s.id(s.stack.Tables.Connections), `[{"AttributeName":"userId","KeyType":"HASH"},{"AttributeName":"connectionId","KeyType":"RANGE"}]`, false,
+			`[{"IndexName":"byConnection","KeySchema":[{"AttributeName":"connectionId","KeyType":"HASH"}],"Projection":{"NonKeyAttributes":["expiresAt"],"ProjectionType":"INCLUDE"}}]`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := props(tables[tc.id])
 			if js(p["KeySchema"]) != tc.keys {
 				t.Errorf("KeySchema = %s, want %s", js(p["KeySchema"]), tc.keys)
+			}
+			if js(p["GlobalSecondaryIndexes"]) != tc.gsis {
+				t.Errorf("GlobalSecondaryIndexes = %s, want %s", js(p["GlobalSecondaryIndexes"]), tc.gsis)
 			}
 			if p["BillingMode"] != "PAY_PER_REQUEST" {
 				t.Errorf("BillingMode = %v, want on-demand", p["BillingMode"])
@@ -430,7 +431,7 @@ func TestAlarms(t *testing.T) {
 	}{
 		{"DLQ receives", "DeadLetteredAlarm", "NumberOfMessagesReceived", 1},
 		{"DLQ depth", "DeadLetterDepthAlarm", "ApproximateNumberOfMessagesVisible", 1},
-		{"failure rate", "FailureRateAlarm", MetricFailed, FailureRateThreshold},
+		{"failure rate", "FailureRateAlarm", MetricDuration, FailureRateThreshold},
 		{"throttles", "ThrottlesAlarm", "Throttles", 1},
 		{"oldest message", "OldestMessageAlarm", "ApproximateAgeOfOldestMessage", OldestMessageAlarmSeconds},
 		{"iterator age", "IteratorAgeAlarm", "IteratorAge", IteratorAgeAlarmMillis},
@@ -460,6 +461,14 @@ func TestAlarms(t *testing.T) {
 	if len(alarms) != len(cases) {
 		t.Errorf("%d alarms in the template, %d asserted: add the new ones to this table", len(alarms), len(cases))
 	}
+	// Failure rate = (finished - succeeded) / finished, finished = the duration's sample count
+	// (shared/obs records a duration on every outcome).
+	rate := js(props(alarms[s.id(s.stack.Dashboard.Alarms["FailureRateAlarm"])]))
+	for _, want := range []string{`"SampleCount"`, `"` + MetricSucceeded + `"`, "100 * (finished - FILL(ok, 0)) / finished", `"Period":900`} {
+		if !strings.Contains(rate, want) {
+			t.Errorf("failure-rate alarm lacks %s: %s", want, rate)
+		}
+	}
 	// The throttles alarm covers every function.
 	throttles := js(props(alarms[s.id(s.stack.Dashboard.Alarms["ThrottlesAlarm"])]))
 	for i, fn := range s.stack.Functions.All() {
@@ -483,7 +492,7 @@ func TestDashboardWidgets(t *testing.T) {
 		{"outcome widget", "Deployments by outcome"},
 		{"started", MetricStarted},
 		{"succeeded", MetricSucceeded},
-		{"failed", MetricFailed},
+		{"failed", "finished - FILL(ok, 0)"},
 		{"by error class", `SEARCH('{ByodDeployer,ErrorClass} MetricName=\\\"DeploymentsFailed\\\"'`},
 		{"duration p50", `\"stat\":\"p50\"`},
 		{"duration p95", `\"stat\":\"p95\"`},
@@ -584,6 +593,52 @@ func TestNewStackReportsMissingAssets(t *testing.T) {
 			_, err := synth(root, filepath.Join(t.TempDir(), "cdk.out"), nil)
 			if !errors.Is(err, ErrAsset) || !strings.Contains(err.Error(), tc.remove) {
 				t.Errorf("NewStack without %s: err = %v, want ErrAsset naming the path", tc.remove, err)
+			}
+		})
+	}
+}
+
+// wsconnect and the notifier find a connection's user through the byConnection index.
+func TestConnectionIndexGrants(t *testing.T) {
+	s := defaultStack(t)
+	table := s.id(s.stack.Tables.Connections)
+	for _, fn := range []struct {
+		name string
+		role string
+	}{
+		{"wsconnect", s.id(s.stack.Functions.WSConnect.Role())},
+		{"notifier", s.id(s.stack.Functions.Notifier.Role())},
+	} {
+		t.Run(fn.name, func(t *testing.T) {
+			for _, st := range s.statements() {
+				if contains(st.roles, fn.role) && st.has("dynamodb:Query") &&
+					strings.Contains(st.resources, table) && strings.Contains(st.resources, "/index/*") {
+					return
+				}
+			}
+			t.Errorf("%s may not query the connections table's indexes", fn.name)
+		})
+	}
+}
+
+func TestNewStackRejectsConcurrency(t *testing.T) {
+	cases := []struct {
+		name             string
+		reserved, maxCon int
+	}{
+		{"max above reserved", 5, 8},
+		{"max equal to reserved", 5, 5},
+		{"max below SQS minimum", 10, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := populateRoot(root); err != nil {
+				t.Fatal(err)
+			}
+			_, err := synth(root, filepath.Join(t.TempDir(), "cdk.out"), &StackProps{ReservedConcurrency: tc.reserved, MaxConcurrency: tc.maxCon})
+			if !errors.Is(err, ErrProps) {
+				t.Errorf("reserved %d, max %d: err = %v, want ErrProps", tc.reserved, tc.maxCon, err)
 			}
 		})
 	}

@@ -10,12 +10,18 @@ import (
 // the status store may set it on history items).
 const TTLAttribute = "expiresAt"
 
+// ByConnectionIndex is the connections table's GSI (shared/connections.ByConnectionIndex):
+// partition key connectionId, projecting the keys and expiresAt, because `$disconnect` and
+// client messages carry only the connection id.
+const ByConnectionIndex = "byConnection"
+
 // Tables holds the status and connections tables (keys as in docs/ARCHITECTURE.md).
 type Tables struct {
 	// Status: pk = CFG#<userId>#<configId>, sk = CURRENT | ATTEMPT#<requestId>; streamed with
 	// NEW_AND_OLD_IMAGES to the notifier. Retained, with deletion protection, when the stack goes.
 	Status awsdynamodb.Table
-	// Connections: pk = userId, sk = connectionId. Only live sockets: destroyed with the stack.
+	// Connections: pk = userId, sk = connectionId, GSI ByConnectionIndex. Only live sockets:
+	// destroyed with the stack.
 	Connections awsdynamodb.Table
 }
 
@@ -27,6 +33,12 @@ func newTables(stack awscdk.Stack) *Tables {
 	})
 	connections := table(stack, "ConnectionsTable", "userId", "connectionId", &awsdynamodb.TableProps{
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	connections.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:        jsii.String(ByConnectionIndex),
+		PartitionKey:     &awsdynamodb.Attribute{Name: jsii.String("connectionId"), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType:   awsdynamodb.ProjectionType_INCLUDE,
+		NonKeyAttributes: jsii.Strings(TTLAttribute),
 	})
 	return &Tables{Status: status, Connections: connections}
 }
