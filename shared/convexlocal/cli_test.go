@@ -164,7 +164,7 @@ func TestCLIDeployListsIndexesAndFunctions(t *testing.T) {
 	for _, f := range st.Functions {
 		fns = append(fns, f.Path+" "+f.UDFType+" "+f.Visibility)
 	}
-	wantFns := []string{"functions:count Query public", "functions:info Query public", "functions:ping Query public",
+	wantFns := []string{"functions:count Query public", "functions:greet Query public", "functions:info Query public", "functions:ping Query public",
 		"functions:secret Query internal", "functions:touch Mutation public"}
 	if !slices.Equal(fns, wantFns) {
 		t.Errorf("functions = %q, want %q", fns, wantFns)

@@ -83,7 +83,25 @@ async function analyze() {
   return out;
 }
 
+// logLines collects what a function logs, in the backend's "[LOG] 'text'" form.
+const logLines = [];
+function captureConsole() {
+  const levels = { log: "LOG", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG" };
+  for (const [method, level] of Object.entries(levels)) {
+    console[method] = (...args) => {
+      const parts = args.map((a) => (typeof a === "string" ? `'${a}'` : JSON.stringify(a)));
+      logLines.push(`[${level}] ${parts.join(" ")}`);
+    };
+  }
+}
+
+function withLogs(res) {
+  if (logLines.length > 0) res.logLines = logLines;
+  return res;
+}
+
 async function call() {
+  captureConsole();
   let mod;
   try {
     mod = await load(req.module);
@@ -97,7 +115,7 @@ async function call() {
   }
   try {
     const text = await invoke(JSON.stringify([req.args ?? {}]));
-    return { status: "success", value: JSON.parse(text) };
+    return withLogs({ status: "success", value: JSON.parse(text) });
   } catch (err) {
     const res = { status: "error", errorMessage: `Uncaught ${describe(err)}` };
     if (err && typeof err === "object" && typeof err.data === "string") {
@@ -107,7 +125,7 @@ async function call() {
         // not ConvexError data
       }
     }
-    return res;
+    return withLogs(res);
   }
 }
 

@@ -171,6 +171,8 @@ func TestQueryAfterDeploy(t *testing.T) {
 			map[string]any{"status": "success", "value": "pong", "httpStatus": 200.0}},
 		{"object result", "/api/query", "", map[string]any{"path": "functions:info", "args": map[string]any{"name": "ada"}},
 			map[string]any{"status": "success", "value": map[string]any{"hello": "ada", "version": 1.0}, "httpStatus": 200.0}},
+		{"log lines", "/api/query", "", map[string]any{"path": "functions:greet", "args": map[string]any{"name": "ada"}},
+			map[string]any{"status": "success", "value": "hi ada", "logLines": []any{"[LOG] 'greeting' 'ada'"}, "httpStatus": 200.0}},
 		{"missing function", "/api/query", "", map[string]any{"path": "functions:nope", "args": map[string]any{}},
 			map[string]any{"status": "error", "errorMessage": "Could not find public function for 'functions:nope'.", "httpStatus": 200.0}},
 		{"internal via query", "/api/query", "", map[string]any{"path": "functions:secret", "args": map[string]any{}},

@@ -72,6 +72,7 @@ type callResult struct {
 	Value        json.RawMessage `json:"value,omitempty"`
 	ErrorMessage string          `json:"errorMessage,omitempty"`
 	ErrorData    json.RawMessage `json:"errorData,omitempty"`
+	LogLines     []string        `json:"logLines,omitempty"`
 }
 
 // run writes the modules and the request into a temporary directory, runs the evaluator and

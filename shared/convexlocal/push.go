@@ -300,6 +300,8 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request) {
 	id := s.newSchemaID()
 	version := req.AppDefinition.UDFServerVersion
 	s.mu.Lock()
+	// Like the backend's single pending schema, a new push supersedes every unfinished one.
+	clear(s.st.pending)
 	s.st.pending[id] = &pendingPush{id: id, modules: p.modules, functions: p.functions, schema: p.schema, diff: p.diff, udfServerVersion: version}
 	s.st.latest = id
 	s.mu.Unlock()

@@ -12,6 +12,14 @@ export const info = query({
   handler: async (_ctx, { name }) => ({ hello: name, version: 1 }),
 });
 
+export const greet = query({
+  args: { name: v.string() },
+  handler: async (_ctx, { name }) => {
+    console.log("greeting", name);
+    return `hi ${name}`;
+  },
+});
+
 export const secret = internalQuery({
   args: {},
   handler: async () => "internal",
