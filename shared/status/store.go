@@ -102,7 +102,7 @@ type Progress struct {
 const (
 	StageQueued   = "queued"
 	StageStarting = "starting"
-	StageDone     = "done"
+	StageDone     = "deployed"
 )
 
 // Attempt is a request's history item.

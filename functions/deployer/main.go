@@ -1,0 +1,44 @@
+// Command deployer is the Lambda behind the SQS FIFO deploy queue: it decrypts each request's
+// credentials with KMS, claims the deployment in the status table, runs the deploy engine and
+// records every stage and the outcome.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/byod-deployer/byod-deployer/shared/bundle"
+	"github.com/byod-deployer/byod-deployer/shared/deploy"
+	"github.com/byod-deployer/byod-deployer/shared/obs"
+	"github.com/byod-deployer/byod-deployer/shared/status"
+)
+
+func main() {
+	env, err := settingsFrom(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "deployer: AWS config: %v\n", err)
+		os.Exit(1)
+	}
+	h := &Handler{
+		Store:         &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: env.Table},
+		KMS:           kms.NewFromConfig(cfg),
+		Engine:        &deploy.Engine{CLINodeModules: env.CLINodeModules, Node: env.Node, SelfHostedHosts: env.SelfHostedHosts},
+		Metrics:       obs.NewMetrics(os.Stdout, env.MetricsNamespace),
+		Log:           obs.NewLogger(os.Stdout, env.LogLevel),
+		SchemaVersion: bundle.Version,
+		Lease:         env.Lease,
+		Timeout:       env.Timeout,
+	}
+	lambda.Start(h.Handle)
+}

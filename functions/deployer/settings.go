@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// settings is the deployer's environment (docs/ARCHITECTURE.md, "Function environment").
+type settings struct {
+	Table            string
+	CLINodeModules   string
+	Node             string
+	Timeout          time.Duration
+	Lease            time.Duration
+	SelfHostedHosts  []string
+	LogLevel         string
+	MetricsNamespace string
+}
+
+// settingsFrom reads the environment through getenv. It fails when a required variable is
+// missing, a duration does not parse, or the lease is not longer than the deploy timeout (a
+// live deploy's lease must never expire under it).
+func settingsFrom(getenv func(string) string) (settings, error) {
+	s := settings{
+		Table:            getenv("STATUS_TABLE"),
+		CLINodeModules:   getenv("CONVEX_CLI_NODE_MODULES"),
+		Node:             getenv("NODE_BINARY"),
+		LogLevel:         getenv("LOG_LEVEL"),
+		MetricsNamespace: getenv("METRICS_NAMESPACE"),
+		Timeout:          5 * time.Minute,
+		Lease:            7 * time.Minute,
+	}
+	var errs []error
+	if s.Table == "" {
+		errs = append(errs, errors.New("STATUS_TABLE is required"))
+	}
+	if s.CLINodeModules == "" {
+		errs = append(errs, errors.New("CONVEX_CLI_NODE_MODULES is required"))
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"DEPLOY_TIMEOUT", &s.Timeout}, {"LEASE_DURATION", &s.Lease}} {
+		v := getenv(d.name)
+		if v == "" {
+			continue
+		}
+		parsed, err := time.ParseDuration(v)
+		if err != nil || parsed <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q is not a positive Go duration", d.name, v))
+			continue
+		}
+		*d.dst = parsed
+	}
+	if s.Lease <= s.Timeout {
+		errs = append(errs, fmt.Errorf("LEASE_DURATION (%s) must be longer than DEPLOY_TIMEOUT (%s)", s.Lease, s.Timeout))
+	}
+	for _, h := range strings.Split(getenv("SELF_HOSTED_HOSTS"), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			s.SelfHostedHosts = append(s.SelfHostedHosts, h)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return settings{}, fmt.Errorf("deployer: environment: %w", err)
+	}
+	return s, nil
+}
