@@ -1,0 +1,64 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/byod-deployer/byod-deployer/shared/bundle"
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/deploy"
+	"github.com/byod-deployer/byod-deployer/shared/message"
+	"github.com/byod-deployer/byod-deployer/shared/status"
+	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+)
+
+// The handler with the real engine and the pinned Convex CLI against a local deployment: a
+// wrong key ends failed with the engine's class, the right one deploys this image's version.
+func TestRealEngine(t *testing.T) {
+	nm, err := toolpath.CLINodeModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := convexlocaltest.AdminKey(t, "local-otter")
+	srv := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
+	f := newFixture(t)
+	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{"127.0.0.1"}}
+	f.h.SchemaVersion = bundle.Version
+
+	steps := []struct {
+		name       string
+		body       string
+		wantStatus status.Status
+		wantClass  string
+	}{
+		{"wrong key", body(t, message.Deploy, "u1", "r1", encrypt(t, "u1", srv.URL(), convexlocaltest.AdminKey(t, "local-otter"))),
+			status.Failed, string(deploy.ClassInvalidDeployKey)},
+		{"right key", body(t, message.Retry, "u1", "r2", encrypt(t, "u1", srv.URL(), key)),
+			status.Deployed, ""},
+	}
+	for _, st := range steps {
+		if failed := f.invoke(t, sqsEvent(t, st.body)); len(failed) != 0 {
+			t.Fatalf("%s: batch item failures %v:\n%s", st.name, failed, f.logs)
+		}
+		rec := f.get(t, "u1")
+		if rec.DeploymentStatus != st.wantStatus || rec.ErrorClass != st.wantClass {
+			t.Fatalf("%s: got %s %q (%s), want %s %q", st.name, rec.DeploymentStatus, rec.ErrorClass, rec.ConnectionError, st.wantStatus, st.wantClass)
+		}
+	}
+	if rec := f.get(t, "u1"); rec.SchemaVersion != bundle.Version || rec.LastSchemaDeploy == "" {
+		t.Errorf("deployed record %+v, want schema v%d", rec, bundle.Version)
+	}
+	var stages []string
+	for _, w := range f.writes.writes["u1"] {
+		if len(stages) == 0 || stages[len(stages)-1] != w.Stage {
+			stages = append(stages, w.Stage)
+		}
+	}
+	if got := strings.Join(stages, " "); !strings.Contains(got, "bundling") || !strings.HasSuffix(got, "verifying deployed") {
+		t.Errorf("stages written %q", got)
+	}
+	if strings.Contains(f.logs.String(), strings.SplitN(key, "|", 2)[1]) {
+		t.Error("the admin key reached the logs")
+	}
+}
