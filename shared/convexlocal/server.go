@@ -87,7 +87,7 @@ type Server struct {
 	eval     evaluator
 	log      *slog.Logger
 	mux      *http.ServeMux
-	http     *http.Server
+	hs       *http.Server
 	ln       net.Listener
 	url      string
 	closing  chan struct{}
@@ -185,7 +185,7 @@ func (s *Server) Listen(addr string) error {
 	}
 	s.ln = ln
 	s.url = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.hs = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
 	return nil
 }
 
@@ -201,7 +201,7 @@ func isLoopback(host string) bool {
 // not called or serving failed.
 func (s *Server) Serve() error {
 	s.mu.Lock()
-	hs, ln := s.http, s.ln
+	hs, ln := s.hs, s.ln
 	s.mu.Unlock()
 	if hs == nil {
 		return errors.New("convexlocal: serve: Listen was not called")
@@ -234,7 +234,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	hs := s.http
+	hs := s.hs
 	close(s.closing)
 	s.mu.Unlock()
 	var err error
