@@ -10,6 +10,7 @@ LOCAL_NM     := $(TOOLS)/local/node_modules
 CLI_STAMP    := $(TOOLS)/cli/.installed
 LOCAL_STAMP  := $(TOOLS)/local/.installed
 GO_STAMP     := $(TOOLS)/.go-mod-downloaded
+CHROMIUM     := /usr/bin/chromium
 # Runs a command inside a loopback-only network namespace when this machine allows it, so every
 # server a test starts (DynamoDB Local binds all interfaces) is reachable from 127.0.0.1 only.
 LOOPBACK     := $(CURDIR)/.ci/loopback
@@ -22,7 +23,13 @@ PKGS         ?= ./...
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-deps: $(CLI_STAMP) $(LOCAL_STAMP) $(GO_STAMP) ## Install the pinned Convex CLI, the local stand-ins and Go modules.
+deps: $(CLI_STAMP) $(LOCAL_STAMP) $(GO_STAMP) $(CHROMIUM) ## Install the pinned Convex CLI, the local stand-ins, Go modules and chromium.
+
+# Debian's chromium, driven by playwright-core in the status page's browser test (CI runs as root
+# on a fresh machine; elsewhere sudo is used).
+$(CHROMIUM):
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 # The Convex CLI is installed from the same lockfile the deployer's container image uses.
 $(CLI_STAMP): layers/package.json layers/package-lock.json
@@ -52,6 +59,15 @@ test-go: deps
 BENCH_N ?= 7
 bench: deps ## Time the deploy engine vs the bare CLI, CLI defaults and naive npx; writes docs/BENCHMARKS.md (BENCH_N=7, BENCH_ALT_NODE=node22).
 	$(LOOPBACK) env $(TEST_ENV) $(if $(BENCH_ALT_NODE),BENCH_ALT_NODE=$(BENCH_ALT_NODE)) $(GO) run ./cmd/byod bench -n $(BENCH_N) -o docs/BENCHMARKS.md
+
+demo: deps ## Start the local pipeline, deploy once, follow it on the WebSocket to the end, stop.
+	$(LOOPBACK) env $(TEST_ENV) $(GO) run ./cmd/byod demo
+
+# Not in the loopback namespace, so a browser on this machine reaches the status page. Every server
+# binds 127.0.0.1 except DynamoDB Local, which listens on all interfaces (random port; see
+# docs/local-mode.md).
+dev: deps ## Run the whole pipeline locally until Ctrl-C; status page http://127.0.0.1:8080/?user=demo-user.
+	env $(TEST_ENV) $(GO) run ./cmd/byod dev
 
 test-infra: ## Run the CDK assertion tests (infra/ is its own Go module).
 	$(MAKE) -C infra test

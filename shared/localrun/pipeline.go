@@ -387,7 +387,7 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) func(Env
 				"SELF_HOSTED_HOSTS=127.0.0.1,localhost",
 			},
 			"notifier":   {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "WEBSOCKET_ENDPOINT=" + e.Management},
-			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "TOKEN_SECRET=" + string(env.TokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
+			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "WEBSOCKET_ENDPOINT=" + e.Management, "TOKEN_SECRET=" + string(env.TokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
 			"deadletter": {"STATUS_TABLE=" + e.StatusTable},
 		}
 		procs := map[string]*Process{}

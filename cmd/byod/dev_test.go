@@ -1,0 +1,430 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/coder/websocket"
+
+	"github.com/byod-deployer/byod-deployer/shared/bundle"
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/credentials"
+	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/message"
+	"github.com/byod-deployer/byod-deployer/shared/status"
+	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+)
+
+// devSession runs `byod dev` (on a free port) until the test ends and returns a client of it.
+// The endpoints file lives in a temp dir named by BYOD_DEV_FILE, which the other commands read.
+func devSession(t *testing.T) *localrun.Client {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "dev.json")
+	t.Setenv(envDevFile, file)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "--addr", "127.0.0.1:0", "--log-level", "warn"}, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("byod dev exited %d after Ctrl-C; stderr:\n%s", code, stderr.String())
+		}
+		if _, err := os.Stat(file); !os.IsNotExist(err) {
+			t.Errorf("byod dev left %s behind (stat: %v)", file, err)
+		}
+	})
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if e, err := localrun.ReadEndpoints(file); err == nil {
+			info, _ := os.Stat(file)
+			if info.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %v, want 0600", file, info.Mode().Perm())
+			}
+			return localrun.NewClient(e)
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("byod dev exited %d before it was up; stderr:\n%s", code, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("byod dev not up after 3 minutes; stderr:\n%s", stderr.String())
+		}
+	}
+}
+
+// byod runs a subcommand in process and returns its exit code and output.
+func byod(t testing.TB, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// keyFile writes key to a 0600 file in a temp dir (removed when the test ends).
+func keyFile(t testing.TB, key string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(f, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// sendCmd is a Follow send function running `byod send …`, which prints the request id.
+func sendCmd(t testing.TB, args ...string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) {
+		code, out, errOut := byod(t, append([]string{"send"}, args...)...)
+		if code != 0 {
+			return "", fmt.Errorf("byod send exited %d: %s", code, errOut)
+		}
+		return strings.TrimSpace(out), nil
+	}
+}
+
+// follow runs send while following userID's socket, up to the request's final status.
+func follow(t testing.TB, c *localrun.Client, userID string, send func(context.Context) (string, error)) []localrun.Step {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	steps, err := c.Follow(ctx, userID, send, nil)
+	if err != nil {
+		t.Fatalf("follow %s: %v (steps so far: %s)", userID, err, describe(steps))
+	}
+	return steps
+}
+
+func describe(steps []localrun.Step) string {
+	var b strings.Builder
+	for _, s := range steps {
+		fmt.Fprintf(&b, "\n%s", formatStep(s))
+	}
+	return b.String()
+}
+
+// waitStatus polls the status of (userID, config) until cond holds, failing t after 2 minutes.
+func waitStatus(t testing.TB, c *localrun.Client, userID string, cond func(status.Record) bool) status.Record {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	var last status.Record
+	for time.Now().Before(deadline) {
+		rec, found, err := c.Status(context.Background(), userID, localrun.DefaultConfigID)
+		if err != nil {
+			t.Fatalf("status of %s: %v", userID, err)
+		}
+		if found && cond(rec) {
+			return rec
+		}
+		last = rec
+		time.Sleep(100 * time.Millisecond) // polling a remote state, not synchronising goroutines
+	}
+	t.Fatalf("status of %s: condition not reached in 2 minutes; last %+v", userID, last)
+	return last
+}
+
+// queueDrained reports whether both queues hold no message, visible or in flight.
+func queueDrained(t testing.TB, c *localrun.Client) bool {
+	t.Helper()
+	for _, url := range []string{c.Endpoints.QueueURL, c.Endpoints.DLQURL} {
+		a, err := c.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
+			sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		if err != nil {
+			t.Fatalf("queue attributes of %s: %v", url, err)
+		}
+		if a.Attributes["ApproximateNumberOfMessages"] != "0" || a.Attributes["ApproximateNumberOfMessagesNotVisible"] != "0" {
+			return false
+		}
+	}
+	return true
+}
+
+// pushCount is the number of pushes a local Convex deployment committed (GET /_local/state).
+func pushCount(t testing.TB, convexURL string) int {
+	t.Helper()
+	resp, err := http.Get(convexURL + "/_local/state")
+	if err != nil {
+		t.Fatalf("local state: %v", err)
+	}
+	defer resp.Body.Close()
+	var st convexlocal.State
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("local state: %v", err)
+	}
+	return st.PushCount
+}
+
+// TestPipeline runs the whole local pipeline once (`byod dev`) and drives it as the app, the
+// browser and an operator do: `byod send`, `byod status`, WebSocket clients and a real browser.
+func TestPipeline(t *testing.T) {
+	if _, err := toolpath.CLIMain(); err != nil {
+		t.Fatal(err)
+	}
+	c := devSession(t)
+
+	t.Run("a deploy reaches the user's socket stage by stage, in order", func(t *testing.T) {
+		// A second user's socket is open throughout: it must never see this user's events.
+		other, err := c.Dial(context.Background(), "other-user")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.CloseNow()
+		before := pushCount(t, c.Endpoints.Convex)
+		steps := follow(t, c, "alice", sendCmd(t, "deploy", "--user", "alice"))
+		var statuses, stages []string
+		for _, s := range steps {
+			if len(statuses) == 0 || statuses[len(statuses)-1] != string(s.Record.DeploymentStatus) {
+				statuses = append(statuses, string(s.Record.DeploymentStatus))
+			}
+			if s.Record.DeploymentStatus == status.Deploying && s.Record.Stage != "" && !slices.Contains(stages, s.Record.Stage) {
+				stages = append(stages, s.Record.Stage)
+			}
+		}
+		if want := []string{"queued", "deploying", "deployed"}; !slices.Equal(statuses, want) {
+			t.Errorf("statuses in order %v, want %v; timeline:%s", statuses, want, describe(steps))
+		}
+		if len(stages) < 3 {
+			t.Errorf("deploying went through stages %v, want at least 3 distinct stages; timeline:%s", stages, describe(steps))
+		}
+		if got := pushCount(t, c.Endpoints.Convex); got != before+1 {
+			t.Errorf("push count %d → %d, want exactly one push", before, got)
+		}
+
+		code, out, errOut := byod(t, "status", "--user", "alice")
+		if code != 0 {
+			t.Fatalf("byod status exited %d: %s", code, errOut)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(out), &rec); err != nil {
+			t.Fatalf("byod status printed %q: %v", out, err)
+		}
+		if rec["deploymentStatus"] != "deployed" || rec["schemaVersion"] != float64(bundle.Version) || rec["lastSchemaDeploy"] == nil || rec["lastSchemaDeploy"] == "" {
+			t.Errorf("byod status = %s, want deployed with schemaVersion %d and lastSchemaDeploy", out, bundle.Version)
+		}
+
+		// The other user's socket: ask for its snapshot; everything before the answer was pushed
+		// to it while alice deployed, and none of it may be alice's.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := other.Write(ctx, websocket.MessageText, []byte(`{"action":"status"}`)); err != nil {
+			t.Fatal(err)
+		}
+		_, data, err := other.Read(ctx)
+		if err != nil {
+			t.Fatalf("other user's socket: %v", err)
+		}
+		if strings.Contains(string(data), `"alice"`) {
+			t.Fatalf("other-user received alice's event: %s", data)
+		}
+	})
+
+	t.Run("wrong key fails, a retry with the right key deploys, a retry when not failed is refused", func(t *testing.T) {
+		key := convexlocaltest.AdminKey(t, "local")
+		target := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
+		wrong := keyFile(t, "local|"+strings.Repeat("0", 48))
+		right := keyFile(t, key)
+
+		steps := follow(t, c, "bob", sendCmd(t, "deploy", "--user", "bob", "--url", target.URL(), "--key-file", wrong))
+		last := steps[len(steps)-1].Record
+		if last.DeploymentStatus != status.Failed || last.ErrorClass != "invalid_deploy_key" || last.ConnectionError == "" || last.ErrorHint == "" {
+			t.Fatalf("deploy with a wrong key ended %+v, want failed / invalid_deploy_key with a message and a hint", last)
+		}
+		if got := target.State().PushCount; got != 0 {
+			t.Fatalf("push count after the wrong key = %d, want 0", got)
+		}
+
+		steps = follow(t, c, "bob", sendCmd(t, "retry", "--user", "bob", "--url", target.URL(), "--key-file", right))
+		if last := steps[len(steps)-1].Record; last.DeploymentStatus != status.Deployed || last.SchemaVersion != bundle.Version {
+			t.Fatalf("retry with the right key ended %+v, want deployed v%d", last, bundle.Version)
+		}
+
+		code, _, errOut := byod(t, "send", "retry", "--user", "bob")
+		if code != 0 {
+			t.Fatalf("byod send retry exited %d: %s", code, errOut)
+		}
+		rec := waitStatus(t, c, "bob", func(r status.Record) bool { return r.Notice != "" })
+		if rec.DeploymentStatus != status.Deployed {
+			t.Errorf("after a refused retry the status is %s, want it unchanged (deployed)", rec.DeploymentStatus)
+		}
+		if got := target.State().PushCount; got != 1 {
+			t.Errorf("push count = %d, want 1 (the refused retry deploys nothing)", got)
+		}
+	})
+
+	t.Run("the same message delivered ten times deploys once", func(t *testing.T) {
+		key := convexlocaltest.AdminKey(t, "local")
+		target := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
+		ct, err := credentials.Encrypt(context.Background(), c.KMS, c.Endpoints.KMSKeyID, "carol", localrun.DefaultConfigID, credentials.Secret{URL: target.URL(), DeployKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := message.Message{V: message.Version, Type: message.Deploy, RequestID: localrun.NewRequestID(), UserID: "carol", ConfigID: localrun.DefaultConfigID, Credentials: ct, SentAt: time.Now().UTC()}
+		body, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "deploy.json")
+		if err := os.WriteFile(file, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// Ten deliveries of one request: distinct deduplication ids get past SQS's own
+		// deduplication, as a redelivery after its five-minute window would.
+		for i := range 10 {
+			if code, _, errOut := byod(t, "send", "raw", "--file", file, "--dedup", fmt.Sprintf("%s-%d", m.RequestID, i)); code != 0 {
+				t.Fatalf("byod send raw exited %d: %s", code, errOut)
+			}
+		}
+		waitStatus(t, c, "carol", func(r status.Record) bool { return r.RequestID == m.RequestID && r.DeploymentStatus.Final() })
+		waitFor(t, "all ten deliveries handled", func() bool { return queueDrained(t, c) })
+		if got := target.State().PushCount; got != 1 {
+			t.Errorf("push count = %d after ten deliveries, want 1", got)
+		}
+		rec, _, _ := c.Status(context.Background(), "carol", localrun.DefaultConfigID)
+		if rec.DeploymentStatus != status.Deployed {
+			t.Errorf("status %+v, want deployed", rec)
+		}
+	})
+
+	t.Run("malformed messages neither crash nor block the batch and are not retried", func(t *testing.T) {
+		dir := t.TempDir()
+		bad := map[string]string{
+			"not-json":     `{"v":1,"type":"deploy",`,
+			"missing-user": `{"v":1,"type":"deploy","requestId":"r-missing-user","configId":"default","credentials":"AAAA","sentAt":"2026-11-25T18:30:00Z"}`,
+			"unknown-type": `{"v":1,"type":"destroy","requestId":"r-unknown-type","userId":"dave","configId":"default","sentAt":"2026-11-25T18:30:00Z"}`,
+		}
+		for name, body := range bad {
+			f := filepath.Join(dir, name+".json")
+			if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, errOut := byod(t, "send", "raw", "--file", f); code != 0 {
+				t.Fatalf("byod send raw %s exited %d: %s", name, code, errOut)
+			}
+		}
+		steps := follow(t, c, "erin", sendCmd(t, "deploy", "--user", "erin"))
+		if last := steps[len(steps)-1].Record; last.DeploymentStatus != status.Deployed {
+			t.Fatalf("a valid deploy sent after the bad ones ended %+v, want deployed", last)
+		}
+		rec := waitStatus(t, c, "dave", func(r status.Record) bool { return r.DeploymentStatus.Final() })
+		if rec.DeploymentStatus != status.Failed || rec.ErrorClass != "invalid_message" || !strings.Contains(rec.ConnectionError, "destroy") {
+			t.Errorf("unknown type for an identifiable user ended %+v, want failed / invalid_message naming the type", rec)
+		}
+		waitFor(t, "bad messages consumed, none dead-lettered or retried", func() bool { return queueDrained(t, c) })
+	})
+
+	t.Run("a ciphertext for another user is rejected and nothing is deployed", func(t *testing.T) {
+		key := convexlocaltest.AdminKey(t, "local")
+		target := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
+		ct, err := credentials.Encrypt(context.Background(), c.KMS, c.Endpoints.KMSKeyID, "frank", localrun.DefaultConfigID, credentials.Secret{URL: target.URL(), DeployKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := follow(t, c, "mallory", func(ctx context.Context) (string, error) {
+			m := message.Message{V: message.Version, Type: message.Deploy, RequestID: localrun.NewRequestID(), UserID: "mallory", ConfigID: localrun.DefaultConfigID, Credentials: ct, SentAt: time.Now().UTC()}
+			return m.RequestID, c.Publish(ctx, m)
+		})
+		if last := steps[len(steps)-1].Record; last.DeploymentStatus != status.Failed || last.ErrorClass != "invalid_credentials" {
+			t.Errorf("frank's ciphertext in mallory's message ended %+v, want failed / invalid_credentials", last)
+		}
+		if got := target.State().PushCount; got != 0 {
+			t.Errorf("push count = %d, want 0", got)
+		}
+	})
+
+	t.Run("the gateway refuses a connection without a valid token", func(t *testing.T) {
+		cases := []struct{ name, query string }{
+			{"no token", ""},
+			{"bad signature", "?token=eyJzdWIiOiJhbGljZSIsImF1ZCI6ImJ5b2QtbG9jYWwiLCJpYXQiOjEsImV4cCI6OTk5OTk5OTk5OX0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+			{"garbage", "?token=not-a-token"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				conn, resp, err := websocket.Dial(ctx, c.Endpoints.WebSocket+tc.query, nil)
+				if err == nil {
+					conn.CloseNow()
+					t.Fatal("connected, want the upgrade refused")
+				}
+				if resp == nil || resp.StatusCode < 400 || resp.StatusCode >= 500 {
+					t.Fatalf("upgrade answered %v (%v), want a 4xx refusal", resp, err)
+				}
+			})
+		}
+	})
+
+	t.Run("the status page in headless chromium deploys to deployed", func(t *testing.T) {
+		browserTest(t, c.Endpoints.Page+"/?user=browser-user")
+	})
+}
+
+// browserTest opens url in Debian's chromium through playwright-core (testdata/page.mjs), clicks
+// Deploy and waits until the page shows "deployed".
+func browserTest(t *testing.T, url string) {
+	t.Helper()
+	nm, err := toolpath.LocalNodeModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chromium = "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("%s: %v (make deps installs it)", chromium, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/page.mjs", url)
+	cmd.Env = append(os.Environ(), "LOCAL_NODE_MODULES="+nm, "CHROMIUM="+chromium, "PROFILE_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("browser test: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^status: deployed$`).Match(out) {
+		t.Fatalf("browser test did not report the page reaching deployed:\n%s", out)
+	}
+}
+
+// waitFor polls cond until it holds, failing t after 2 minutes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached in 2 minutes", what)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a remote state
+	}
+}
+
+// TestDemo runs `byod demo` as `make demo` does and checks its timeline and last line.
+func TestDemo(t *testing.T) {
+	code, out, errOut := byod(t, "demo")
+	if code != 0 {
+		t.Fatalf("byod demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	if !regexp.MustCompile(fmt.Sprintf(`^deployed schema v%d to http://127\.0\.0\.1:\d+ in \d+\.\d s$`, bundle.Version)).MatchString(last) {
+		t.Errorf("last line %q, want `deployed schema v%d to <url> in <seconds> s`", last, bundle.Version)
+	}
+	for _, want := range []string{" queued", " deploying", " deployed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, out)
+		}
+	}
+}
