@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+
+	"github.com/byod-deployer/byod-deployer/shared/connections"
+	"github.com/byod-deployer/byod-deployer/shared/status"
+	"github.com/byod-deployer/byod-deployer/shared/wstoken"
+)
+
+// DefaultConfigID is the config a status request without configId asks about (the local tools'
+// default config too).
+const DefaultConfigID = "default"
+
+// ActionStatus is the client message that asks for a snapshot: {"action":"status","configId":"…"}.
+const ActionStatus = "status"
+
+// idPattern is what a user or config id may be; the same rule as the message contract's
+// (docs/message.schema.json): no '#', so an id can never reach into another user's status key.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@|+=-]{1,128}$`)
+
+// Connections is the part of the connections store the handler uses.
+type Connections interface {
+	Put(ctx context.Context, userID, connectionID string, ttl time.Duration) error
+	Delete(ctx context.Context, userID, connectionID string) error
+	UserOf(ctx context.Context, connectionID string) (string, error)
+}
+
+// Statuses is the part of the status store the handler uses.
+type Statuses interface {
+	Get(ctx context.Context, userID, configID string) (status.Record, error)
+}
+
+// Poster is the part of the API Gateway management client the handler calls;
+// *apigatewaymanagementapi.Client satisfies it.
+type Poster interface {
+	PostToConnection(ctx context.Context, params *apigatewaymanagementapi.PostToConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+}
+
+// Handler serves the WebSocket API's $connect, $disconnect and $default routes (and a route named
+// "status", should one be configured). It holds no per-invocation state.
+type Handler struct {
+	// Secret is the HMAC key of the tokens (wstoken); Audience the expected aud (TOKEN_AUDIENCE).
+	Secret   []byte
+	Audience string
+
+	Connections Connections
+	Status      Statuses
+	Poster      Poster
+	Log         *slog.Logger
+	// TTL of a stored connection; 0 means connections.DefaultTTL (API Gateway's 2 h maximum).
+	TTL time.Duration
+	// Now is the clock tokens are checked against; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handle dispatches on the route key.
+//   - $connect answers 200 and stores the connection when the query string's token is valid; 401
+//     when it is missing, malformed, badly signed, expired or not yet valid, or names an invalid
+//     user id; 403 when it is for another audience. Nothing is stored unless it answers 200.
+//   - $disconnect removes the connection (already gone is fine) and answers 200.
+//   - $default (or "status") answers a status request by posting the snapshot to the connection.
+//
+// It returns an error (API Gateway: 500, and an Errors metric) only when a dependency failed:
+// storing or deleting the connection, reading the status, posting the answer.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	rc := req.RequestContext
+	log := h.Log.With("route", rc.RouteKey, "connectionId", rc.ConnectionID)
+	var err error
+	switch rc.RouteKey {
+	case "$connect":
+		return h.connect(ctx, log, req)
+	case "$disconnect":
+		err = h.disconnect(ctx, log, rc.ConnectionID)
+	default:
+		err = h.message(ctx, log, rc.ConnectionID, req.Body)
+	}
+	if err != nil {
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
+	}
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+}
+
+func (h *Handler) connect(ctx context.Context, log *slog.Logger, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	// The token comes in the query string: browsers cannot set headers on a WebSocket upgrade.
+	claims, err := wstoken.Verify(h.Secret, req.QueryStringParameters["token"], h.Audience, now())
+	if err == nil && !idPattern.MatchString(claims.Subject) {
+		err = fmt.Errorf("%w: subject is not a valid user id", wstoken.ErrMalformed)
+	}
+	switch {
+	case errors.Is(err, wstoken.ErrWeakSecret):
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, fmt.Errorf("wsconnect: connect: %w", err)
+	case errors.Is(err, wstoken.ErrAudience):
+		log.InfoContext(ctx, "connection refused", "reason", err.Error())
+		return refuse(http.StatusForbidden), nil
+	case err != nil:
+		log.InfoContext(ctx, "connection refused", "reason", err.Error())
+		return refuse(http.StatusUnauthorized), nil
+	}
+	ttl := h.TTL
+	if ttl <= 0 {
+		ttl = connections.DefaultTTL
+	}
+	if err := h.Connections.Put(ctx, claims.Subject, req.RequestContext.ConnectionID, ttl); err != nil {
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, fmt.Errorf("wsconnect: connect: %w", err)
+	}
+	log.InfoContext(ctx, "connected", "userId", claims.Subject)
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+}
+
+// refuse is the answer to a refused $connect; API Gateway sends it as the upgrade's HTTP response.
+func refuse(code int) events.APIGatewayProxyResponse {
+	body, _ := json.Marshal(map[string]string{"message": http.StatusText(code)})
+	return events.APIGatewayProxyResponse{StatusCode: code, Body: string(body), Headers: map[string]string{"Content-Type": "application/json"}}
+}
+
+func (h *Handler) disconnect(ctx context.Context, log *slog.Logger, connectionID string) error {
+	user, err := h.Connections.UserOf(ctx, connectionID)
+	if errors.Is(err, connections.ErrNotFound) {
+		return nil // never stored, expired, or deleted after a 410
+	}
+	if err != nil {
+		return fmt.Errorf("wsconnect: disconnect: %w", err)
+	}
+	if err := h.Connections.Delete(ctx, user, connectionID); err != nil {
+		return fmt.Errorf("wsconnect: disconnect: %w", err)
+	}
+	log.InfoContext(ctx, "disconnected", "userId", user)
+	return nil
+}
+
+// statusRequest is a client message.
+type statusRequest struct {
+	Action   string `json:"action"`
+	ConfigID string `json:"configId"`
+}
+
+// message answers a client message on the connection itself: the snapshot for a status request,
+// an error event for anything else.
+func (h *Handler) message(ctx context.Context, log *slog.Logger, connectionID, body string) error {
+	var req statusRequest
+	if err := json.Unmarshal([]byte(body), &req); err != nil || req.Action != ActionStatus {
+		return h.send(ctx, connectionID, connections.Event{Type: connections.EventError, Message: `unknown request; send {"action":"status","configId":"…"}`})
+	}
+	if req.ConfigID == "" {
+		req.ConfigID = DefaultConfigID
+	}
+	if !idPattern.MatchString(req.ConfigID) {
+		return h.send(ctx, connectionID, connections.Event{Type: connections.EventError, Message: "invalid configId"})
+	}
+	user, err := h.Connections.UserOf(ctx, connectionID)
+	if errors.Is(err, connections.ErrNotFound) {
+		// Not (yet) visible in the index, or deleted: the client may ask again.
+		return h.send(ctx, connectionID, connections.Event{Type: connections.EventError, Message: "connection not registered; ask again"})
+	}
+	if err != nil {
+		return fmt.Errorf("wsconnect: status: %w", err)
+	}
+	rec, err := h.Status.Get(ctx, user, req.ConfigID)
+	switch {
+	case errors.Is(err, status.ErrNotFound):
+		return h.send(ctx, connectionID, connections.Event{Type: connections.EventNone, ConfigID: req.ConfigID})
+	case err != nil:
+		return fmt.Errorf("wsconnect: status: %w", err)
+	}
+	log.DebugContext(ctx, "snapshot sent", "userId", user, "configId", req.ConfigID, "version", rec.Version)
+	return h.send(ctx, connectionID, connections.StatusEvent(rec))
+}
+
+// send posts ev to the connection; a connection that is gone is not an error.
+func (h *Handler) send(ctx context.Context, connectionID string, ev connections.Event) error {
+	data, err := ev.Encode()
+	if err != nil {
+		return fmt.Errorf("wsconnect: %w", err)
+	}
+	_, err = h.Poster.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &connectionID, Data: data})
+	var gone *types.GoneException
+	if err != nil && !errors.As(err, &gone) {
+		return fmt.Errorf("wsconnect: post to %s: %w", connectionID, err)
+	}
+	return nil
+}
