@@ -65,6 +65,24 @@ func TestHelperProcess(t *testing.T) {
 		startSleeper()
 		fmt.Println("hanging")
 		time.Sleep(time.Hour)
+	case "subreaper":
+		// Stand in for PID 1 of a container: orphans of this process's subtree come to it.
+		if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); e != 0 {
+			fmt.Println("prctl:", e)
+			os.Exit(1)
+		}
+		r := &Runner{Program: os.Args[0], Env: map[string]string{"CI": "1"}}
+		res, err := r.Run(context.Background(), os.TempDir(), helperArgs("orphan")...)
+		if err != nil || !strings.Contains(res.Stdout, "sleeper ") {
+			fmt.Println("run:", err, res.Stdout)
+			os.Exit(1)
+		}
+		left, err := GroupMembers(res.PGID)
+		if err != nil || len(left) != 0 {
+			fmt.Printf("group %d still in /proc: %+v %v\n", res.PGID, left, err)
+			os.Exit(1)
+		}
+		fmt.Println("reaped")
 	case "sleep":
 		if len(rest) > 0 && rest[0] == "ignoreterm" {
 			signal.Ignore(syscall.SIGTERM)
@@ -229,6 +247,19 @@ func TestRunEndsWhatTheLeaderLeavesBehind(t *testing.T) {
 		t.Fatalf("stdout = %q", res.Stdout)
 	}
 	requireGroupGone(t, res.PGID)
+}
+
+// prSetChildSubreaper is prctl's PR_SET_CHILD_SUBREAPER.
+const prSetChildSubreaper = 36
+
+// TestRunReapsOrphansAsSubreaper runs the runner inside a helper that is a child subreaper, as
+// the Go process is when it is PID 1 of a container image: the esbuild-like process the leader
+// leaves behind is re-parented to it, and Run must reap it, leaving no zombie in /proc.
+func TestRunReapsOrphansAsSubreaper(t *testing.T) {
+	out, err := exec.Command(os.Args[0], helperArgs("subreaper")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "reaped") {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
 }
 
 func TestRunKillsTheWholeGroupWhenTheContextEnds(t *testing.T) {
