@@ -166,26 +166,32 @@ func TestSign(t *testing.T) {
 	}
 }
 
-// TestNodeSigner checks that the JavaScript signer documented for the app (testdata/sign.mjs, the
-// same code as in docs/websocket.md) produces tokens this package accepts, over a real Node run.
+// TestNodeSigner checks that the JavaScript signers documented for the app (testdata/sign.mjs with
+// node:crypto and testdata/sign-webcrypto.mjs with WebCrypto, the code in docs/websocket.md)
+// produce tokens this package accepts, over a real Node run.
 func TestNodeSigner(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is needed to check the app's signer: %v", err)
 	}
-	tests := []struct {
-		name string
-		user string
-		ttl  int
-		want error
-	}{
-		{name: "valid", user: "user_2abc", ttl: 3600},
-		{name: "unicode user id", user: "usér-ü", ttl: 60},
-		{name: "expired", user: "u", ttl: -1, want: wstoken.ErrExpired},
+	type testCase struct {
+		name   string
+		script string
+		user   string
+		ttl    int
+		want   error
+	}
+	var tests []testCase
+	for _, script := range []string{"sign.mjs", "sign-webcrypto.mjs"} {
+		tests = append(tests,
+			testCase{name: script + " valid", script: script, user: "user_2abc", ttl: 3600},
+			testCase{name: script + " unicode user id", script: script, user: "usér-ü", ttl: 60},
+			testCase{name: script + " expired", script: script, user: "u", ttl: -1, want: wstoken.ErrExpired},
+		)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(node, "testdata/sign.mjs", tt.user, aud, fmt.Sprint(tt.ttl), fmt.Sprint(t0.Unix()))
+			cmd := exec.Command(node, "testdata/"+tt.script, tt.user, aud, fmt.Sprint(tt.ttl), fmt.Sprint(t0.Unix()))
 			cmd.Env = append(os.Environ(), "WSTOKEN_SECRET_HEX="+hex.EncodeToString(secret))
 			out, err := cmd.Output()
 			if err != nil {
