@@ -160,15 +160,14 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 			log.WarnContext(ctx, "progress not recorded", "stage", p.Stage, "error", err)
 		}
 	})
+	start := time.Now()
 	res, err := h.Engine.Deploy(ctx, deploy.Target{URL: secret.URL, Key: secret.DeployKey}, deploy.Options{Timeout: h.Timeout, Progress: pw.event})
 	lastStage := pw.stop()
 
 	if err != nil {
 		f := failure(err)
-		if f.Stage == "" {
-			f.Stage = lastStage
-		}
-		took := res.Duration
+		f.Stage = lastStage
+		took := time.Since(start)
 		_, serr := h.Store.Fail(context.WithoutCancel(ctx), ref, owner, f, took)
 		if errors.Is(serr, status.ErrLeaseLost) {
 			log.ErrorContext(ctx, "deploy failed but the lease was lost; outcome not recorded", "error", err)

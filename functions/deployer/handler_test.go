@@ -92,6 +92,8 @@ type fakeEngine struct {
 	version int
 	// block, if set, is waited on inside Deploy.
 	block chan struct{}
+	// during, if set, runs after the first event.
+	during func()
 }
 
 const goodKey, wrongKey = "prod:happy-otter-123|c2VjcmV0LWdvb2Q", "prod:happy-otter-123|d3Jvbmc"
@@ -111,7 +113,13 @@ func (e *fakeEngine) Deploy(ctx context.Context, t deploy.Target, opts deploy.Op
 		opts.Progress(deploy.Event{Stage: s, Message: msg, Done: done, Total: total, At: time.Now()})
 	}
 	emit(deploy.StageValidating, "checking the deployment URL and key", 0, 0)
+	if e.during != nil {
+		e.during()
+	}
 	emit(deploy.StagePreflight, "contacting "+t.URL, 0, 0)
+	if ctx.Err() != nil { // as the real engine does when its context ends
+		return deploy.Result{}, &deploy.Error{Class: deploy.ClassTimedOut, Message: "stopped", Retryable: true, Err: ctx.Err()}
+	}
 	if t.Key == wrongKey {
 		return deploy.Result{Duration: 40 * time.Millisecond}, &deploy.Error{
 			Class: deploy.ClassInvalidDeployKey, Message: "the deployment rejected the key",
@@ -426,6 +434,31 @@ func TestSameMessageTenTimes(t *testing.T) {
 			t.Fatalf("status %+v", rec)
 		}
 	})
+}
+
+// A worker whose lease was taken over stops its deploy and writes nothing more.
+func TestLeaseLostStopsTheDeploy(t *testing.T) {
+	store, clock := statustest.Store(t)
+	f := newFixture(t)
+	f.store, f.writes.Store = store, store
+	ref := status.Ref{UserID: "u1", ConfigID: "default", RequestID: "r1"}
+	f.engine.during = func() {
+		// The lease expires (this worker looks crashed) and another delivery takes over.
+		clock.Advance(8 * time.Minute)
+		if _, err := store.Claim(context.Background(), ref, "other-worker", 7*time.Minute); err != nil {
+			t.Errorf("take-over: %v", err)
+		}
+	}
+	if failed := f.invoke(t, sqsEvent(t, body(t, message.Deploy, "u1", "r1", encrypt(t, "u1", "https://happy-otter-123.convex.cloud", goodKey)))); len(failed) != 0 {
+		t.Fatalf("batch item failures %v", failed)
+	}
+	rec := f.get(t, "u1")
+	if rec.DeploymentStatus != status.Deploying || rec.LeaseOwner != "other-worker" || rec.Stage != status.StageStarting {
+		t.Fatalf("the old worker wrote after losing its lease: %+v", rec)
+	}
+	if !strings.Contains(f.logs.String(), "lease lost") {
+		t.Errorf("lease loss not logged:\n%s", f.logs)
+	}
 }
 
 // Transient AWS failures return the message to the queue and leave nothing half-done.
