@@ -46,7 +46,11 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	url := fs.String("url", "", "deployment URL: https://<name>.convex.cloud, an allowed self-hosted host, or http://127.0.0.1:<port>")
 	keyFile := fs.String("key-file", "", "read the deploy key (or self-hosted admin key) from this file instead of $"+envDeployKey)
-	timeout := fs.Duration("timeout", deploy.DefaultTimeout, "time limit of the whole deploy")
+	defTimeout := deploy.DefaultTimeout
+	if d, err := time.ParseDuration(os.Getenv("DEPLOY_TIMEOUT")); err == nil && d > 0 {
+		defTimeout = d
+	}
+	timeout := fs.Duration("timeout", defTimeout, "time limit of the whole deploy (default $DEPLOY_TIMEOUT, else 5m)")
 	var hosts hostList
 	fs.Var(&hosts, "allow-host", "self-hosted host to allow besides Convex cloud (repeatable; also $SELF_HOSTED_HOSTS); loopback is always allowed here")
 	cli := fs.String("cli", "", "node_modules holding the pinned convex package (default $CONVEX_CLI_NODE_MODULES, else the `make deps` install)")

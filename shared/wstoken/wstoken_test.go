@@ -207,3 +207,34 @@ func TestNodeSigner(t *testing.T) {
 		})
 	}
 }
+
+// TestDocumentedSigners checks that docs/websocket.md shows the signers TestNodeSigner runs.
+func TestDocumentedSigners(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/websocket.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, script := range []string{"sign.mjs", "sign-webcrypto.mjs"} {
+		t.Run(script, func(t *testing.T) {
+			src, err := os.ReadFile("testdata/" + script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _, ok := strings.Cut(string(src), "\nconst [userId")
+			if !ok {
+				t.Fatalf("%s: no command-line part to cut off", script)
+			}
+			var lines []string
+			for _, l := range strings.Split(code, "\n") {
+				if len(lines) == 0 && (l == "" || strings.HasPrefix(l, "//")) {
+					continue // the header comment
+				}
+				lines = append(lines, l)
+			}
+			code = strings.TrimSpace(strings.Join(lines, "\n"))
+			if !strings.Contains(string(doc), code) {
+				t.Errorf("docs/websocket.md does not show %s's code:\n%s", script, code)
+			}
+		})
+	}
+}
