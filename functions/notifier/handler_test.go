@@ -123,9 +123,13 @@ func TestHandle(t *testing.T) {
 	a2, a2ID := f.connect(t, "user-a")
 	b1, b1ID := f.connect(t, "user-b")
 	c1, c1ID := f.connect(t, "user-c")
-	// A connection of user-a that went away without `$disconnect`.
-	const goneID = "R1kmxc2VNjMCFIA="
-	if err := f.store.Put(ctx, "user-a", goneID, 0); err != nil {
+	// Connections of user-a that went away without `$disconnect` (this gateway has no such
+	// route): one whose client closed, one the gateway never had.
+	a3, a3ID := f.connect(t, "user-a")
+	a3.Close(1000, "bye")
+	wsgatewaytest.Eventually(t, func() bool { return !slices.Contains(f.gw.ConnectionIDs(), a3ID) })
+	const neverID = "R1kmxc2VNjMCFIA="
+	if err := f.store.Put(ctx, "user-a", neverID, 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -156,7 +160,7 @@ func TestHandle(t *testing.T) {
 			tt.client.Quiet(t, f.api, tt.id)
 		})
 	}
-	t.Run("the gone connection was deleted", func(t *testing.T) {
+	t.Run("the gone connections were deleted on their first 410", func(t *testing.T) {
 		conns, err := f.store.ListByUser(ctx, "user-a")
 		if err != nil {
 			t.Fatal(err)

@@ -186,24 +186,8 @@ func TestDisconnect(t *testing.T) {
 			_, other := f.connect(t, "user-a")
 			tt.close(t, f, c, id)
 			// $disconnect runs after the close; wait for its effect.
-			eventually(t, func() bool { return slices.Equal(f.stored(t, "user-a"), []string{other}) })
+			wsgatewaytest.Eventually(t, func() bool { return slices.Equal(f.stored(t, "user-a"), []string{other}) })
 		})
-	}
-}
-
-// eventually polls cond until it holds, failing t after wsgatewaytest.Wait.
-func eventually(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(wsgatewaytest.Wait)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("condition not met within %v", wsgatewaytest.Wait)
-		case <-tick.C:
-		}
 	}
 }
 

@@ -133,3 +133,19 @@ func (c *Client) Closed(t testing.TB) websocket.StatusCode {
 		}
 	}
 }
+
+// Eventually polls cond until it holds, failing t if it does not within Wait.
+func Eventually(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(Wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("condition not met within %v", Wait)
+		case <-tick.C:
+		}
+	}
+}
