@@ -421,3 +421,20 @@ func TestCloseDisconnectsEveryone(t *testing.T) {
 		t.Errorf("connections after Close: %v", ids)
 	}
 }
+
+// BenchmarkPostToConnection measures one PostToConnection through the real SDK client until the
+// client has read the message.
+func BenchmarkPostToConnection(b *testing.B) {
+	rec := newRecorder()
+	g := wsgatewaytest.Start(b, wsgateway.Options{Routes: rec.routes()})
+	api := wsgatewaytest.Management(g)
+	c, id := dial(b, g, rec)
+	data := []byte(`{"type":"status","record":{"userId":"user-a","configId":"default","deploymentStatus":"deploying","version":4}}`)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: data}); err != nil {
+			b.Fatal(err)
+		}
+		c.Next(b)
+	}
+}

@@ -238,3 +238,12 @@ func TestDocumentedSigners(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkVerify(b *testing.B) {
+	tok := sign(b, secret, "user-a", time.Hour, t0)
+	for b.Loop() {
+		if _, err := wstoken.Verify(secret, tok, aud, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
