@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
+	"github.com/byod-deployer/byod-deployer/shared/connections"
 	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
 	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
@@ -56,6 +57,9 @@ func devSession(t *testing.T) *localrun.Client {
 			info, _ := os.Stat(file)
 			if info.Mode().Perm() != 0o600 {
 				t.Errorf("%s has mode %v, want 0600", file, info.Mode().Perm())
+			}
+			if b, _ := os.ReadFile(file); regexp.MustCompile(`\|[0-9a-f]{32,}`).Match(b) {
+				t.Errorf("%s holds something shaped like a deploy key:\n%s", file, b)
 			}
 			return localrun.NewClient(e)
 		}
@@ -218,6 +222,11 @@ func TestPipeline(t *testing.T) {
 			t.Errorf("byod status = %s, want deployed with schemaVersion %d and lastSchemaDeploy", out, bundle.Version)
 		}
 
+		code, out, errOut = byod(t, "watch", "--user", "alice", "--until", "deployed", "--timeout", "1m")
+		if code != 0 || !strings.Contains(out, `"deploymentStatus":"deployed"`) {
+			t.Errorf("byod watch --until deployed exited %d with\n%s\n%s; want 0 after the deployed snapshot", code, out, errOut)
+		}
+
 		// The other user's socket: ask for its snapshot; everything before the answer was pushed
 		// to it while alice deployed, and none of it may be alice's.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -369,6 +378,25 @@ func TestPipeline(t *testing.T) {
 		}
 	})
 
+	t.Run("a connection that went away is deleted on the first 410", func(t *testing.T) {
+		conns := &connections.Store{DB: c.DynamoDB, Table: c.Endpoints.ConnectionsTable}
+		const stale = "c3RhbGUtY29ubmVjdA="
+		if err := conns.Put(context.Background(), "gina", stale, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		steps := follow(t, c, "gina", sendCmd(t, "deploy", "--user", "gina"))
+		if last := steps[len(steps)-1].Record; last.DeploymentStatus != status.Deployed {
+			t.Fatalf("deploy ended %+v", last)
+		}
+		waitFor(t, "the stale connection deleted", func() bool {
+			list, err := conns.ListByUser(context.Background(), "gina")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return !slices.ContainsFunc(list, func(cn connections.Connection) bool { return cn.ConnectionID == stale })
+		})
+	})
+
 	t.Run("the status page in headless chromium deploys to deployed", func(t *testing.T) {
 		browserTest(t, c.Endpoints.Page+"/?user=browser-user")
 	})
@@ -426,5 +454,38 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestLocalCommandsRefuse: argument errors exit 2 before anything is contacted; without a dev
+// session the commands exit 1 saying how to start one.
+func TestLocalCommandsRefuse(t *testing.T) {
+	t.Setenv(envDevFile, filepath.Join(t.TempDir(), "absent.json"))
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"send without a kind", []string{"send"}, 2, "usage"},
+		{"send an unknown kind", []string{"send", "destroy"}, 2, "usage"},
+		{"deploy without a user", []string{"send", "deploy"}, 2, "--user is required"},
+		{"url without a key file", []string{"send", "deploy", "--user", "u", "--url", "https://x.convex.cloud"}, 2, "go together"},
+		{"raw without a file", []string{"send", "raw"}, 2, "--file is required"},
+		{"status without a user", []string{"status"}, 2, "--user is required"},
+		{"watch with a bad --until", []string{"watch", "--user", "u", "--until", "soon"}, 2, "want deployed, failed or final"},
+		{"dev with a bad failure mode", []string{"dev", "--fail", "explode"}, 2, "explode"},
+		{"dev with a URL but no key", []string{"dev", "--convex-url", "https://x.convex.cloud"}, 2, "go together"},
+		{"send with no dev session", []string{"send", "retry", "--user", "u"}, 1, "no local pipeline running"},
+		{"status with no dev session", []string{"status", "--user", "u"}, 1, "no local pipeline running"},
+		{"watch with no dev session", []string{"watch", "--user", "u"}, 1, "no local pipeline running"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := byod(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("byod %v = %d, %q; want %d and stderr containing %q", tc.args, code, errOut, tc.wantCode, tc.wantErr)
+			}
+		})
 	}
 }

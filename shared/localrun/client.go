@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/coder/websocket"
 
+	"github.com/byod-deployer/byod-deployer/shared/connections"
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
 	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/standins"
@@ -185,11 +186,9 @@ func (c *Client) api(ctx context.Context, path string, in, out any) error {
 	return nil
 }
 
-// Event is one message the WebSocket delivered: {"type":"status","record":{…}} for a status
-// change or snapshot; other types are passed on with Record nil.
+// Event is one message the WebSocket delivered (docs/websocket.md), with its raw bytes.
 type Event struct {
-	Type   string         `json:"type"`
-	Record *status.Record `json:"record,omitempty"`
+	connections.Event
 	// Raw is the message as received.
 	Raw json.RawMessage `json:"-"`
 }
@@ -216,8 +215,8 @@ func (c *Client) Watch(ctx context.Context, userID string, fn func(Event) bool) 
 			return fmt.Errorf("localrun: watch %s: %w", userID, err)
 		}
 		ev := Event{Raw: data}
-		if err := json.Unmarshal(data, &ev); err != nil {
-			ev = Event{Type: "unknown", Raw: data}
+		if err := json.Unmarshal(data, &ev.Event); err != nil {
+			ev.Event = connections.Event{Type: "unknown"}
 		}
 		if !fn(ev) {
 			conn.Close(websocket.StatusNormalClosure, "done")

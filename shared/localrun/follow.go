@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/byod-deployer/byod-deployer/shared/connections"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 )
 
@@ -65,8 +66,8 @@ func (c *Client) Follow(ctx context.Context, userID string, send func(context.Co
 			if m.err != nil {
 				return steps, fmt.Errorf("localrun: follow %s: %w", reqID, m.err)
 			}
-			var ev Event
-			if json.Unmarshal(m.data, &ev) != nil || ev.Type != "status" || ev.Record == nil {
+			var ev connections.Event
+			if json.Unmarshal(m.data, &ev) != nil || ev.Type != connections.EventStatus || ev.Record == nil {
 				continue
 			}
 			r := *ev.Record

@@ -104,6 +104,13 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			p.Close()
 		}
 	}()
+	build := opts.Functions
+	if build == nil {
+		// Compiling the functions takes as long as starting the stand-ins: do both at once.
+		if build, err = p.functionProcesses(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.startStandIns(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -148,10 +155,6 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	p.gateway = gw
 	e.WebSocket, e.Management = gw.URL(), gw.ManagementURL()
 
-	build := opts.Functions
-	if build == nil {
-		build = p.functionProcesses(ctx, opts)
-	}
 	fns, err := build(Env{
 		Endpoints:   *e,
 		DynamoDB:    ddb,
@@ -331,25 +334,33 @@ func listen(addr string) (net.Listener, error) {
 // functionNames are the functions/<name> packages the pipeline runs.
 var functionNames = []string{"deployer", "notifier", "wsconnect", "deadletter"}
 
-// functionProcesses builds the four function binaries and returns a Functions builder that runs
-// each as a Process with the environment docs/ARCHITECTURE.md specifies, pointed at the
-// stand-ins (AWS_ENDPOINT_URL_<SERVICE>) and never at AWS.
-func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) func(Env) (Functions, error) {
+// functionProcesses starts building the four function binaries and returns a Functions builder
+// that waits for the build and runs each as a Process with the environment
+// docs/ARCHITECTURE.md specifies, pointed at the stand-ins (AWS_ENDPOINT_URL_<SERVICE>) and
+// never at AWS.
+func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(Env) (Functions, error), error) {
+	root, err := toolpath.Root()
+	if err != nil {
+		return nil, fmt.Errorf("localrun: functions: %w", err)
+	}
+	cliNM, err := toolpath.CLINodeModules()
+	if err != nil {
+		return nil, fmt.Errorf("localrun: functions: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "byod-functions-")
+	if err != nil {
+		return nil, fmt.Errorf("localrun: functions: %w", err)
+	}
+	p.closers = append(p.closers, func() error { return os.RemoveAll(dir) })
+	built, done := make(chan error, 1), make(chan struct{})
+	buildCtx, cancelBuild := context.WithCancel(ctx)
+	go func() {
+		defer close(done)
+		built <- BuildFunctions(buildCtx, root, dir, functionNames...)
+	}()
+	p.closers = append(p.closers, func() error { cancelBuild(); <-done; return nil })
 	return func(env Env) (Functions, error) {
-		root, err := toolpath.Root()
-		if err != nil {
-			return Functions{}, err
-		}
-		cliNM, err := toolpath.CLINodeModules()
-		if err != nil {
-			return Functions{}, err
-		}
-		dir, err := os.MkdirTemp("", "byod-functions-")
-		if err != nil {
-			return Functions{}, err
-		}
-		p.closers = append(p.closers, func() error { return os.RemoveAll(dir) })
-		if err := BuildFunctions(ctx, root, dir, functionNames...); err != nil {
+		if err := <-built; err != nil {
 			return Functions{}, err
 		}
 		e := env.Endpoints
@@ -397,5 +408,5 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) func(Env
 			procs[name] = proc
 		}
 		return Functions{Deployer: procs["deployer"], Notifier: procs["notifier"], WSConnect: procs["wsconnect"], Deadletter: procs["deadletter"]}, nil
-	}
+	}, nil
 }

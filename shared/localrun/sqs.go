@@ -142,7 +142,9 @@ func (p *SQSPoller) PollOnce(ctx context.Context) (SQSBatch, error) {
 	if err != nil {
 		// The whole batch failed: nothing is deleted, everything comes back.
 		b.InvokeErr, b.Failed = err, ids
-		log.Warn("localrun: sqs batch failed", "messages", len(ids), "error", err)
+		if ctx.Err() == nil {
+			log.Warn("localrun: sqs batch failed", "messages", len(ids), "error", err)
+		}
 		return b, nil
 	}
 	isFailed := make([]bool, len(ids))
