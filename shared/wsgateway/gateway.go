@@ -215,8 +215,8 @@ func (g *Gateway) Close() error {
 // upgrade runs `$connect` and, when it answers 2xx, completes the WebSocket handshake and serves
 // the connection until it closes.
 func (g *Gateway) upgrade(w http.ResponseWriter, r *http.Request) {
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		writeError(w, http.StatusUpgradeRequired, "BadRequestException", "WebSocket upgrade required")
+	if status, msg := checkHandshake(r); status != 0 {
+		writeError(w, status, "BadRequestException", msg)
 		return
 	}
 	c := &conn{
@@ -264,6 +264,8 @@ func (g *Gateway) upgrade(w http.ResponseWriter, r *http.Request) {
 		g.opts.Logger.Warn("wsgateway: accept failed", "connectionId", c.id, "error", err)
 		g.forget(c.id)
 		close(c.ready)
+		// `$connect` accepted it, so `$disconnect` undoes what `$connect` stored.
+		g.disconnect(c, websocket.StatusAbnormalClosure)
 		g.wg.Done()
 		return
 	}
@@ -300,12 +302,41 @@ func (g *Gateway) serve(c *conn) {
 	if sent := c.closeCode.Load(); sent != 0 {
 		code = websocket.StatusCode(sent) // the gateway began the close; the read error may just be the cut
 	}
+	g.disconnect(c, code)
+}
+
+// disconnect runs the `$disconnect` route, if any, for a connection that ended with code.
+func (g *Gateway) disconnect(c *conn, code websocket.StatusCode) {
 	g.opts.Logger.Debug("wsgateway: disconnected", "connectionId", c.id, "code", int(code))
 	if route, ok := g.opts.Routes[RouteDisconnect]; ok {
 		ctx, cancel := context.WithTimeout(context.Background(), disconnectTimeout)
 		defer cancel()
 		g.invoke(ctx, route, g.disconnectEvent(c, code))
 	}
+}
+
+// checkHandshake validates a WebSocket opening handshake (RFC 6455 4.2.1) before `$connect`
+// runs, as API Gateway does: it returns 0 for a valid one, else the HTTP status and why.
+func checkHandshake(r *http.Request) (int, string) {
+	hasToken := func(header, token string) bool {
+		for _, v := range r.Header.Values(header) {
+			for _, t := range strings.Split(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(t), token) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch {
+	case !hasToken("Connection", "upgrade") || !hasToken("Upgrade", "websocket"):
+		return http.StatusUpgradeRequired, "WebSocket upgrade required"
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return http.StatusBadRequest, "unsupported Sec-WebSocket-Version (want 13)"
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return http.StatusBadRequest, "missing Sec-WebSocket-Key"
+	}
+	return 0, ""
 }
 
 // message routes one client message and, when configured, sends the route's answer back.

@@ -275,14 +275,31 @@ func TestConnect(t *testing.T) {
 			disconnectOf(t, rec, id)
 		})
 	}
-	t.Run("plain GET is refused", func(t *testing.T) {
-		resp, err := http.Get(g.ManagementURL())
-		if err != nil {
-			t.Fatal(err)
+	t.Run("invalid handshakes never reach $connect", func(t *testing.T) {
+		handshakes := []struct {
+			name   string
+			header http.Header
+			status int
+		}{
+			{"no upgrade", http.Header{}, http.StatusUpgradeRequired},
+			{"upgrade without Connection", http.Header{"Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}, http.StatusUpgradeRequired},
+			{"old version", http.Header{"Connection": {"keep-alive, Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"8"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}, http.StatusBadRequest},
+			{"no key", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}}, http.StatusBadRequest},
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUpgradeRequired {
-			t.Errorf("GET without upgrade = %d, want 426", resp.StatusCode)
+		for _, hs := range handshakes {
+			req, _ := http.NewRequest(http.MethodGet, g.ManagementURL()+"?token=abc", nil)
+			req.Header = hs.header
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != hs.status {
+				t.Errorf("%s: HTTP %d, want %d", hs.name, resp.StatusCode, hs.status)
+			}
+		}
+		if n := len(rec.connects); n != 0 {
+			t.Errorf("$connect ran %d times for invalid handshakes", n)
 		}
 	})
 	t.Run("other stage is forbidden", func(t *testing.T) {
