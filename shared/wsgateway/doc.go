@@ -15,7 +15,8 @@
 // Routes are Lambda handlers called in-process through their JSON boundary (lambda.Handler, e.g.
 // lambda.NewHandler(h.Handle)); each receives an events.APIGatewayWebsocketProxyRequest shaped as
 // API Gateway sends it:
-//   - `$connect` runs before the upgrade completes; a response statusCode outside 2xx (or a
+//   - `$connect` runs before the upgrade completes (an invalid opening handshake is answered 426 or
+//     400 first and never reaches it); a response statusCode outside 2xx (or a
 //     handler error: 500, or no statusCode: 502) refuses the upgrade with that HTTP status, and
 //     the connection never exists. Without a `$connect` route every upgrade is accepted.
 //   - client messages are routed on `$request.body.action` (a route named after the action), else
