@@ -39,6 +39,9 @@ const (
 // no request to take a deadline from).
 const disconnectTimeout = 30 * time.Second
 
+// integrationTimeout is API Gateway's limit on one `$connect` or message route invocation.
+const integrationTimeout = 29 * time.Second
+
 // shutdownTimeout bounds how long Close waits for HTTP handlers in flight.
 const shutdownTimeout = 5 * time.Second
 
@@ -228,7 +231,9 @@ func (g *Gateway) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	var protocols []string
 	if route, ok := g.opts.Routes[RouteConnect]; ok {
-		resp, status := g.invoke(r.Context(), route, g.connectEvent(c, r))
+		ctx, cancel := context.WithTimeout(r.Context(), integrationTimeout)
+		resp, status := g.invoke(ctx, route, g.connectEvent(c, r))
+		cancel()
 		if status < 200 || status > 299 {
 			g.opts.Logger.Debug("wsgateway: $connect refused", "connectionId", c.id, "status", status)
 			body := resp.Body
@@ -353,7 +358,7 @@ func (g *Gateway) message(c *conn, typ websocket.MessageType, data []byte) {
 		return
 	}
 	ev.RequestContext.RouteKey = key
-	ctx, cancel := context.WithTimeout(context.Background(), 29*time.Second) // API Gateway's integration limit
+	ctx, cancel := context.WithTimeout(context.Background(), integrationTimeout)
 	defer cancel()
 	resp, status := g.invoke(ctx, route, ev)
 	switch {
