@@ -109,4 +109,4 @@ package: $(GO_STAMP) ## Write the downloadable BYOD package to bin/byod-convex-v
 	cd bin && $(GO) run ../cmd/byod package
 
 clean: ## Remove installed tools and build output.
-	rm -rf $(TOOLS) bin .byod
+	rm -rf $(TOOLS) bin .byod infra/cdk.out infra/.cdk-home

@@ -14,15 +14,17 @@ const StackName = "ByodDeployer"
 
 func main() {
 	defer jsii.Close()
-	if err := run(); err != nil {
+	if err := run(nil); err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		jsii.Close()
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	app := awscdk.NewApp(nil)
+// run synthesizes the app. nil props means what `cdk synth` passes through the environment
+// (CDK_OUTDIR, CDK_CONTEXT_JSON); tests pass their own.
+func run(appProps *awscdk.AppProps) error {
+	app := awscdk.NewApp(appProps)
 	// cdk.json runs this app from infra/; the assets (bin/<fn>/bootstrap, layers/) live one up.
 	root, err := filepath.Abs(contextString(app, "assetRoot", ".."))
 	if err != nil {
