@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
@@ -30,25 +29,7 @@ import (
 	"github.com/byod-deployer/byod-deployer/shared/wsgateway"
 )
 
-// Functions are the four Lambda handlers the pipeline runs, each behind its JSON boundary
-// (lambda.NewHandler(h.Handle)).
-type Functions struct {
-	Deployer, Notifier, WSConnect, Deadletter lambda.Handler
-}
-
-// Env is what a Functions builder gets to construct the handlers: clients of the stand-ins and
-// the resources' names and endpoints, i.e. what the CDK stack puts in each function's
-// environment. TokenSecret is the HMAC key of the WebSocket tokens (wsconnect's TOKEN_SECRET).
-type Env struct {
-	Endpoints   Endpoints
-	DynamoDB    *dynamodb.Client
-	KMS         *kms.Client
-	Management  *apigatewaymanagementapi.Client
-	TokenSecret []byte
-	Logger      *slog.Logger
-}
-
-// Options configure a local pipeline. Only Functions is required.
+// Options configure a local pipeline. The zero value runs everything locally.
 type Options struct {
 	// Addr is where the status page and the dev API listen; default 127.0.0.1:0.
 	Addr string
@@ -57,10 +38,6 @@ type Options struct {
 	ConvexURL, ConvexKey string
 	// ConvexFail makes the local deployment fail that way (demos and tests).
 	ConvexFail convexlocal.FailMode
-	// Functions builds the handlers once the stand-ins run; nil means the real ones: the four
-	// functions/<name> binaries built from the repository and run as Lambda execution
-	// environments (see Process), configured through the environment as the CDK stack does.
-	Functions func(Env) (Functions, error)
 	// FunctionOutput receives the functions' own stdout and stderr (JSON logs, EMF metrics);
 	// nil discards them. LogLevel is their LOG_LEVEL (default info).
 	FunctionOutput io.Writer
@@ -104,12 +81,10 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			p.Close()
 		}
 	}()
-	build := opts.Functions
-	if build == nil {
-		// Compiling the functions takes as long as starting the stand-ins: do both at once.
-		if build, err = p.functionProcesses(ctx, opts); err != nil {
-			return nil, err
-		}
+	// Compiling the functions takes as long as starting the stand-ins: do both at once.
+	functions, err := p.functionProcesses(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
 	if err := p.startStandIns(ctx, opts); err != nil {
 		return nil, err
@@ -155,21 +130,11 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	p.gateway = gw
 	e.WebSocket, e.Management = gw.URL(), gw.ManagementURL()
 
-	fns, err := build(Env{
-		Endpoints:   *e,
-		DynamoDB:    ddb,
-		KMS:         km,
-		Management:  apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) { o.BaseEndpoint = aws.String(e.Management) }),
-		TokenSecret: p.tokenSecret,
-		Logger:      log,
-	})
+	fns, err := functions(*e, p.tokenSecret)
 	if err != nil {
 		return nil, fmt.Errorf("localrun: functions: %w", err)
 	}
-	if fns.Deployer == nil || fns.Notifier == nil || fns.WSConnect == nil || fns.Deadletter == nil {
-		return nil, errors.New("localrun: functions: every handler is required")
-	}
-	wsconnect.bind(fns.WSConnect)
+	wsconnect.bind(fns["wsconnect"])
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel = cancel
@@ -179,11 +144,11 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	}
 	runners := []interface{ Run(context.Context) error }{
 		&SQSPoller{Client: sq, QueueURL: e.QueueURL, Logger: log,
-			Function: Function{Name: "deployer", Handler: fns.Deployer, Timeout: deployerTimeout}},
+			Function: Function{Name: "deployer", Handler: fns["deployer"], Timeout: deployerTimeout}},
 		&SQSPoller{Client: sq, QueueURL: e.DLQURL, Logger: log,
-			Function: Function{Name: "deadletter", Handler: fns.Deadletter, Timeout: time.Minute}},
+			Function: Function{Name: "deadletter", Handler: fns["deadletter"], Timeout: time.Minute}},
 		&StreamPoller{Client: streams, StreamARN: streamARN, StartingPosition: streamtypes.ShardIteratorTypeTrimHorizon, Logger: log,
-			Function: Function{Name: "notifier", Handler: fns.Notifier, Timeout: time.Minute}},
+			Function: Function{Name: "notifier", Handler: fns["notifier"], Timeout: time.Minute}},
 	}
 	for _, r := range runners {
 		p.wg.Add(1)
@@ -195,11 +160,9 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		}()
 	}
 
-	p.Client = NewClient(*e)
 	if err := p.servePage(opts.Addr, log); err != nil {
 		return nil, err
 	}
-	p.Client.Endpoints = *e
 	return p, nil
 }
 
@@ -225,26 +188,20 @@ func (p *Pipeline) startStandIns(ctx context.Context, opts Options) error {
 		errs[3] = p.startConvex(opts)
 	}
 	wg.Wait()
-	for _, c := range []interface{ Close() error }{ddb, sq, k} {
-		if c != nil && !isNilCloser(c) {
-			p.closers = append(p.closers, c.Close)
-		}
+	if ddb != nil {
+		p.closers = append(p.closers, ddb.Close)
+	}
+	if sq != nil {
+		p.closers = append(p.closers, sq.Close)
+	}
+	if k != nil {
+		p.closers = append(p.closers, k.Close)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("localrun: start stand-ins: %w", err)
 	}
 	p.Endpoints.DynamoDB, p.Endpoints.SQS, p.Endpoints.KMS = ddb.URL, sq.URL, k.URL
 	return nil
-}
-
-func isNilCloser(c interface{ Close() error }) bool {
-	switch v := c.(type) {
-	case *standins.Process:
-		return v == nil
-	case *standins.KMS:
-		return v == nil
-	}
-	return false
 }
 
 func (p *Pipeline) startConvex(opts Options) error {
@@ -285,10 +242,6 @@ func (l *lateHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error
 	}
 	return (*h).Invoke(ctx, payload)
 }
-
-// Target is the default deployment deploys from the page and `byod send deploy` go to. It holds
-// the deployment's key: never log or store it.
-func (p *Pipeline) Target() credentials.Secret { return p.target }
 
 // Close stops everything Start started, newest first, and waits for the pollers.
 func (p *Pipeline) Close() error {
@@ -334,11 +287,11 @@ func listen(addr string) (net.Listener, error) {
 // functionNames are the functions/<name> packages the pipeline runs.
 var functionNames = []string{"deployer", "notifier", "wsconnect", "deadletter"}
 
-// functionProcesses starts building the four function binaries and returns a Functions builder
-// that waits for the build and runs each as a Process with the environment
-// docs/ARCHITECTURE.md specifies, pointed at the stand-ins (AWS_ENDPOINT_URL_<SERVICE>) and
-// never at AWS.
-func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(Env) (Functions, error), error) {
+// functionProcesses starts building the four function binaries and returns a function that waits
+// for the build and makes a Process of each, keyed by name, with the environment
+// docs/ARCHITECTURE.md specifies, pointed at the stand-ins (AWS_ENDPOINT_URL_<SERVICE>) and never
+// at AWS.
+func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e Endpoints, tokenSecret []byte) (map[string]*Process, error), error) {
 	root, err := toolpath.Root()
 	if err != nil {
 		return nil, fmt.Errorf("localrun: functions: %w", err)
@@ -359,11 +312,10 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(En
 		built <- BuildFunctions(buildCtx, root, dir, functionNames...)
 	}()
 	p.closers = append(p.closers, func() error { cancelBuild(); <-done; return nil })
-	return func(env Env) (Functions, error) {
+	return func(e Endpoints, tokenSecret []byte) (map[string]*Process, error) {
 		if err := <-built; err != nil {
-			return Functions{}, err
+			return nil, err
 		}
-		e := env.Endpoints
 		level := opts.LogLevel
 		if level == "" {
 			level = "info"
@@ -398,7 +350,7 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(En
 				"SELF_HOSTED_HOSTS=127.0.0.1,localhost",
 			},
 			"notifier":   {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "WEBSOCKET_ENDPOINT=" + e.Management},
-			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "WEBSOCKET_ENDPOINT=" + e.Management, "TOKEN_SECRET=" + string(env.TokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
+			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "WEBSOCKET_ENDPOINT=" + e.Management, "TOKEN_SECRET=" + string(tokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
 			"deadletter": {"STATUS_TABLE=" + e.StatusTable},
 		}
 		procs := map[string]*Process{}
@@ -407,6 +359,6 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(En
 			p.closers = append(p.closers, proc.Close)
 			procs[name] = proc
 		}
-		return Functions{Deployer: procs["deployer"], Notifier: procs["notifier"], WSConnect: procs["wsconnect"], Deadletter: procs["deadletter"]}, nil
+		return procs, nil
 	}, nil
 }

@@ -95,6 +95,7 @@ func (p *Pipeline) servePage(addr string, log *slog.Logger) error {
 	})
 	p.page = &http.Server{Handler: loopbackOnly(mux), ReadHeaderTimeout: 10 * time.Second}
 	p.Endpoints.Page = "http://" + ln.Addr().String()
+	p.Client = NewClient(p.Endpoints) // complete before the first request can arrive
 	go func() {
 		if err := p.page.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("localrun: status page stopped", "error", err)
