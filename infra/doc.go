@@ -9,7 +9,8 @@
 //   - the deployer may only kms:Decrypt, and only with the encryption-context keys userId and
 //     configId; the publisher role may only kms:Encrypt (same condition), sqs:SendMessage and
 //     read the WebSocket token secret;
-//   - execute-api:ManageConnections is granted to the notifier only;
+//   - execute-api:ManageConnections is granted to the notifier and wsconnect only (the snapshot
+//     of {"action":"status"}), for POST on this stage's @connections only;
 //   - every function gets exactly the environment docs/ARCHITECTURE.md lists;
 //   - no managed *FullAccess policy anywhere; grants go through Grant* calls.
 //

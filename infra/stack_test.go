@@ -338,20 +338,29 @@ func TestPublisherRoleIsLeastPrivilege(t *testing.T) {
 	}
 }
 
-func TestManageConnectionsOnlyForNotifier(t *testing.T) {
+// Only the notifier and wsconnect (the {"action":"status"} snapshot) may post to connections,
+// and only POST on this API's stage: no GET or DELETE of connections, no other API.
+func TestManageConnectionsOnlyNotifierAndWSConnect(t *testing.T) {
 	s := defaultStack(t)
-	notifierRole := s.id(s.stack.Functions.Notifier.Role())
+	want := []string{s.id(s.stack.Functions.Notifier.Role()), s.id(s.stack.Functions.WSConnect.Role())}
+	sort.Strings(want)
 	var holders []string
 	for _, st := range s.statements() {
-		if st.has("execute-api:ManageConnections") {
-			holders = append(holders, st.roles...)
-			if !strings.Contains(st.resources, "@connections") {
-				t.Errorf("ManageConnections on %s, want the stage's @connections", st.resources)
-			}
+		if !st.has("execute-api:ManageConnections") {
+			continue
+		}
+		holders = append(holders, st.roles...)
+		if len(st.actions) != 1 {
+			t.Errorf("ManageConnections statement also grants %v", st.actions)
+		}
+		scope := `{"Ref":"` + s.id(s.stack.WebSocket.API) + `"},"/` + StageName + `/POST/@connections/*"]]}`
+		if !strings.HasSuffix(st.resources, scope) {
+			t.Errorf("ManageConnections on %s, want this API's %s only", st.resources, scope)
 		}
 	}
-	if js(holders) != js([]string{notifierRole}) {
-		t.Errorf("execute-api:ManageConnections granted to %v, want only the notifier's role %s", holders, notifierRole)
+	sort.Strings(holders)
+	if js(holders) != js(want) {
+		t.Errorf("execute-api:ManageConnections granted to %v, want exactly %v (notifier, wsconnect)", holders, want)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -17,7 +19,7 @@ type WebSocket struct {
 }
 
 // newWebSocket routes $connect, $disconnect and $default (which carries {"action":"status"})
-// to wsconnect, and lets only the notifier post to connections.
+// to wsconnect, and lets the notifier and wsconnect (only) post to connections.
 func newWebSocket(stack awscdk.Stack, f *Functions, t *Tables) *WebSocket {
 	route := func(id string) *awsapigatewayv2.WebSocketRouteOptions {
 		return &awsapigatewayv2.WebSocketRouteOptions{
@@ -39,8 +41,20 @@ func newWebSocket(stack awscdk.Stack, f *Functions, t *Tables) *WebSocket {
 			BurstLimit: jsii.Number(100),
 		},
 	})
-	// execute-api:ManageConnections on this stage's @connections, for the notifier only.
-	stage.GrantManagementApiAccess(f.Notifier)
-	f.Notifier.AddEnvironment(jsii.String("WEBSOCKET_ENDPOINT"), stage.CallbackUrl(), nil)
+	// The notifier pushes status changes and wsconnect posts the {"action":"status"} snapshot:
+	// both may only POST to this stage's @connections (PostToConnection; no GET or DELETE).
+	post := stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("execute-api"),
+		Resource:     api.ApiId(),
+		ResourceName: jsii.String(StageName + "/POST/@connections/*"),
+	})
+	for _, fn := range []awslambda.Function{f.Notifier, f.WSConnect} {
+		awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+			Grantee:      fn,
+			Actions:      jsii.Strings("execute-api:ManageConnections"),
+			ResourceArns: jsii.Strings(*post),
+		})
+		fn.AddEnvironment(jsii.String("WEBSOCKET_ENDPOINT"), stage.CallbackUrl(), nil)
+	}
 	return &WebSocket{API: api, Stage: stage}
 }
