@@ -8,5 +8,6 @@
 //	DeploymentsStarted   Count        (no dimension)
 //	DeploymentsSucceeded Count        (no dimension)
 //	DeploymentsFailed    Count        dimension ErrorClass
-//	DeploymentDuration   Milliseconds (no dimension), on every outcome
+//	DeploymentDuration   Milliseconds (no dimension), on every deploy that ran (not on a
+//	                     failure recorded before the engine started)
 package obs

@@ -50,14 +50,21 @@ func (m *Metrics) DeploymentSucceeded(d time.Duration) error {
 		directive{nil, []metric{{MetricSucceeded, "Count"}, {MetricDuration, "Milliseconds"}}})
 }
 
-// DeploymentFailed counts a failed outcome under its error class and records its duration.
+// DeploymentFailed counts a failed outcome under its error class and, when the deploy ran
+// (d > 0), records its duration. A request that failed before it ran (invalid message or
+// credentials, dead-lettered) passes d <= 0 and records no duration, so it never pulls the
+// duration percentiles towards zero.
 func (m *Metrics) DeploymentFailed(errorClass string, d time.Duration) error {
 	if errorClass == "" {
 		errorClass = "unknown"
 	}
-	return m.emit(map[string]any{MetricFailed: 1, MetricDuration: ms(d), DimErrorClass: errorClass},
-		directive{[]string{DimErrorClass}, []metric{{MetricFailed, "Count"}}},
-		directive{nil, []metric{{MetricDuration, "Milliseconds"}}})
+	failed := directive{[]string{DimErrorClass}, []metric{{MetricFailed, "Count"}}}
+	values := map[string]any{MetricFailed: 1, DimErrorClass: errorClass}
+	if d <= 0 {
+		return m.emit(values, failed)
+	}
+	values[MetricDuration] = ms(d)
+	return m.emit(values, failed, directive{nil, []metric{{MetricDuration, "Milliseconds"}}})
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
