@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -138,11 +139,12 @@ func (h *Handler) handle(ctx context.Context, msg events.SQSMessage) error {
 	}
 	log = log.With("leaseOwner", owner)
 	h.metric(ctx, log, h.Metrics.DeploymentStarted())
-	log.InfoContext(ctx, "deploying", "url", secret.URL)
+	log.InfoContext(ctx, "deploying") // never the URL or key: they are decrypted values
 	return h.deploy(ctx, log, ref, owner, secret)
 }
 
-// deploy runs the engine under the lease and records the outcome.
+// deploy runs the engine under the lease and records the outcome. A lease lost during the deploy
+// stops the engine; it is logged once, with the outcome that could not be recorded.
 func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, owner string, secret credentials.Secret) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -150,12 +152,13 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 	if interval <= 0 {
 		interval = DefaultProgressInterval
 	}
+	var stopped atomic.Bool // the lease was lost while deploying and the engine was told to stop
 	pw := newProgressWriter(interval, func(p status.Progress) {
 		err := h.Store.Progress(ctx, ref, owner, p)
 		switch {
 		case errors.Is(err, status.ErrLeaseLost):
-			log.ErrorContext(ctx, "lease lost during the deploy; stopping it", "error", err)
-			cancel()
+			stopped.Store(true)
+			cancel() // logged below, where the outcome is handled
 		case err != nil:
 			log.WarnContext(ctx, "progress not recorded", "stage", p.Stage, "error", err)
 		}
@@ -170,7 +173,8 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 		took := time.Since(start)
 		_, serr := h.Store.Fail(context.WithoutCancel(ctx), ref, owner, f, took)
 		if errors.Is(serr, status.ErrLeaseLost) {
-			log.ErrorContext(ctx, "deploy failed but the lease was lost; outcome not recorded", "error", err)
+			log.ErrorContext(ctx, "lease lost; deploy failed, outcome not recorded",
+				"stoppedByLeaseLoss", stopped.Load(), "errorClass", f.Class, "error", serr, "deployError", err)
 			return nil
 		}
 		if serr != nil {
@@ -182,7 +186,7 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 	}
 	_, serr := h.Store.Complete(context.WithoutCancel(ctx), ref, owner, status.Success{SchemaVersion: res.SchemaVersion, Duration: res.Duration})
 	if errors.Is(serr, status.ErrLeaseLost) {
-		log.ErrorContext(ctx, "deployed but the lease was lost; outcome not recorded", "error", serr)
+		log.ErrorContext(ctx, "lease lost; deployed, outcome not recorded", "stoppedByLeaseLoss", stopped.Load(), "error", serr)
 		return nil
 	}
 	if serr != nil {

@@ -307,15 +307,19 @@ func TestBatch(t *testing.T) {
 		t.Errorf("%d progress writes for one deploy: not coalesced", len(writes))
 	}
 
-	for _, leak := range []string{ctA, ctF, "c2VjcmV0LWdvb2Q"} {
+	// Neither a ciphertext nor anything decrypted from one (key or URL) is logged (STYLE.md 10).
+	for _, leak := range []string{ctA, ctF, "c2VjcmV0LWdvb2Q", "happy-otter-123.convex.cloud", "quiet-fox-456.convex.cloud"} {
 		if strings.Contains(f.logs.String(), leak) {
-			t.Errorf("a credential reached the logs")
+			t.Errorf("a credential or decrypted value (%.12s…) reached the logs", leak)
 		}
 	}
+	// The requests that never ran count as failed by class but record no duration: only the two
+	// deploys that ran have one.
 	metrics := f.metrics.String()
 	for name, want := range map[string]int{
 		`"DeploymentsStarted":1`: 2, `"DeploymentsSucceeded":1`: 2, `"ErrorClass":"invalid_credentials"`: 1,
 		`"ErrorClass":"invalid_message"`: 1, `"ErrorClass":"unsupported_version"`: 1,
+		`"DeploymentsFailed":1`: 3, `"DeploymentDuration":`: 2,
 	} {
 		if got := strings.Count(metrics, name); got != want {
 			t.Errorf("%d EMF records with %s, want %d", got, name, want)
@@ -456,8 +460,19 @@ func TestLeaseLostStopsTheDeploy(t *testing.T) {
 	if rec.DeploymentStatus != status.Deploying || rec.LeaseOwner != "other-worker" || rec.Stage != status.StageStarting {
 		t.Fatalf("the old worker wrote after losing its lease: %+v", rec)
 	}
-	if !strings.Contains(f.logs.String(), "lease lost") {
-		t.Errorf("lease loss not logged:\n%s", f.logs)
+	// Logged once, where the outcome is handled (STYLE.md 10), not also where it was noticed.
+	var lost []string
+	for line := range strings.Lines(f.logs.String()) {
+		if strings.Contains(line, "lease lost") {
+			lost = append(lost, line)
+		}
+	}
+	if len(lost) != 1 || !strings.Contains(lost[0], `"level":"ERROR"`) || !strings.Contains(lost[0], `"stoppedByLeaseLoss":true`) {
+		t.Errorf("lease loss logged %d times, want once at ERROR with stoppedByLeaseLoss:\n%s", len(lost), f.logs)
+	}
+	// The failure was not recorded, so it is not counted either.
+	if strings.Contains(f.metrics.String(), `"DeploymentsFailed"`) {
+		t.Errorf("a failure metric for an outcome that was not recorded:\n%s", f.metrics)
 	}
 }
 
