@@ -22,11 +22,12 @@
 //   - client messages are routed on `$request.body.action` (a route named after the action), else
 //     `$default`; with neither, the client gets `{"message":"Forbidden",…}` as from AWS. A handler
 //     error sends `{"message":"Internal server error",…}` to the client.
+//   - a message route listed in Options.RouteResponses is two-way, as a route with a route
+//     response (selection expression `$default`, route response `$default`) is on AWS: the
+//     handler's response body, when not empty, is sent to the client as one message, after the
+//     handler returned and before the connection's next message is routed. Any other route is
+//     one-way: its response is dropped (a 5xx still sends "Internal server error").
 //   - `$disconnect` runs after the connection closed, for whatever reason, best effort.
-//
-// A route's response body is sent back to the client only when Options.RouteResponses is set
-// (AWS: only for routes with a route response configured). This project's wsconnect answers via
-// PostToConnection instead, so it works the same with and without route responses.
 //
 // Limits, as API Gateway's: a client message or a posted Data longer than MaxPayload (128 KiB)
 // closes the connection with 1009 / is refused with 413; a connection idle (no message either

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,8 +57,12 @@ type Options struct {
 	// Routes maps a route key ("$connect", "$disconnect", "$default" or an action name) to the
 	// Lambda handler invoked for it, e.g. lambda.NewHandler(h.Handle).
 	Routes map[string]lambda.Handler
-	// RouteResponses sends a message route's response body back to the client.
-	RouteResponses bool
+	// RouteResponses lists the message routes (route keys, e.g. "$default") that have a route
+	// response: API Gateway's two-way communication, RouteResponseSelectionExpression `$default`
+	// plus a `$default` route response. For them the integration's response body, when not empty,
+	// is sent to the client as a message, whatever its statusCode. Every other route is one-way,
+	// as on AWS: its response is dropped. `$connect` and `$disconnect` are not message routes.
+	RouteResponses []string
 	// MaxPayload, IdleTimeout and MaxLifetime default to API Gateway's limits.
 	MaxPayload  int64
 	IdleTimeout time.Duration
@@ -344,7 +349,8 @@ func checkHandshake(r *http.Request) (int, string) {
 	return 0, ""
 }
 
-// message routes one client message and, when configured, sends the route's answer back.
+// message routes one client message and, for a route with a route response, sends its answer
+// back on the connection.
 func (g *Gateway) message(c *conn, typ websocket.MessageType, data []byte) {
 	ev := g.messageEvent(c, typ, data)
 	key := routeKey(data)
@@ -361,10 +367,13 @@ func (g *Gateway) message(c *conn, typ websocket.MessageType, data []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), integrationTimeout)
 	defer cancel()
 	resp, status := g.invoke(ctx, route, ev)
+	twoWay := slices.Contains(g.opts.RouteResponses, key)
 	switch {
-	case status >= 500:
+	case resp.StatusCode == 0, status >= 500 && !twoWay:
+		// The integration failed (handler error, no statusCode), or a one-way route answered 5xx.
 		g.reply(c, gatewayError("Internal server error", c.id, ev.RequestContext.RequestID))
-	case g.opts.RouteResponses && resp.Body != "":
+	case twoWay && resp.Body != "":
+		// A proxy integration's body is the whole payload; there is no integration response.
 		g.reply(c, []byte(resp.Body))
 	}
 }

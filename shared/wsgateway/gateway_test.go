@@ -66,6 +66,14 @@ func (r *recorder) routes() map[string]lambda.Handler {
 			r.messages <- ev
 			return events.APIGatewayProxyResponse{}, errors.New("boom")
 		}),
+		"empty": lambda.NewHandler(func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			r.messages <- ev
+			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+		}),
+		"refuse": lambda.NewHandler(func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			r.messages <- ev
+			return events.APIGatewayProxyResponse{StatusCode: 500, Body: `{"refused":true}`}, nil
+		}),
 	}
 }
 
@@ -316,14 +324,20 @@ func TestMessages(t *testing.T) {
 	rec := newRecorder()
 	tests := []struct {
 		name           string
-		routeResponses bool
+		routeResponses []string
 		withDefault    bool
 		send           string
 		wantRoute      string // "" = no route invoked
 		wantReply      string // substring of the reply; "" = no reply expected
 	}{
-		{name: "action selects its route", send: `{"action":"echo","x":1}`, wantRoute: "echo"},
-		{name: "route response sent back when configured", routeResponses: true, send: `{"action":"echo"}`, wantRoute: "echo", wantReply: `echo:{"action":"echo"}`},
+		{name: "action selects its route, one-way: the answer is dropped", send: `{"action":"echo","x":1}`, wantRoute: "echo"},
+		{name: "route response sends the body back", routeResponses: []string{"echo"}, send: `{"action":"echo"}`, wantRoute: "echo", wantReply: `echo:{"action":"echo"}`},
+		{name: "route response on $default answers what falls back to it", routeResponses: []string{wsgateway.RouteDefault}, withDefault: true, send: `{"action":"nope"}`, wantRoute: "$default", wantReply: `echo:{"action":"nope"}`},
+		{name: "route response is per route", routeResponses: []string{wsgateway.RouteDefault}, withDefault: true, send: `{"action":"echo"}`, wantRoute: "echo"},
+		{name: "route response with an empty body sends nothing", routeResponses: []string{"empty"}, send: `{"action":"empty"}`, wantRoute: "empty"},
+		{name: "route response sends the body whatever the statusCode", routeResponses: []string{"refuse"}, send: `{"action":"refuse"}`, wantRoute: "refuse", wantReply: `{"refused":true}`},
+		{name: "one-way route answering 5xx is an Internal server error", send: `{"action":"refuse"}`, wantRoute: "refuse", wantReply: `"message": "Internal server error"`},
+		{name: "handler error on a two-way route is an Internal server error", routeResponses: []string{"fail"}, send: `{"action":"fail"}`, wantRoute: "fail", wantReply: `"message": "Internal server error"`},
 		{name: "unknown action falls back to $default", withDefault: true, send: `{"action":"nope"}`, wantRoute: "$default"},
 		{name: "non-JSON body goes to $default", withDefault: true, send: `hello`, wantRoute: "$default"},
 		{name: "reserved action is not selectable", withDefault: true, send: `{"action":"$disconnect"}`, wantRoute: "$default"},
