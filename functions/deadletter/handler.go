@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -24,10 +25,18 @@ type Store interface {
 	MarkFailed(ctx context.Context, ref status.Ref, f status.Failure) (status.Record, error)
 }
 
-// Handler marks dead-lettered requests failed. It holds no per-invocation state.
+// Metrics is the part of obs.Metrics the handler uses.
+type Metrics interface {
+	DeploymentFailed(errorClass string, d time.Duration) error
+}
+
+// Handler marks dead-lettered requests failed and counts each one in DeploymentsFailed under
+// ErrorClass, without a duration (the deploy never ran to an outcome). It holds no
+// per-invocation state.
 type Handler struct {
-	Store Store
-	Log   *slog.Logger
+	Store   Store
+	Metrics Metrics
+	Log     *slog.Logger
 }
 
 // Handle processes one batch from the dead-letter queue. A message that names no (user, config,
@@ -60,10 +69,15 @@ func (h *Handler) handle(ctx context.Context, msg events.SQSMessage) error {
 		log.InfoContext(ctx, "marked a dead-lettered request failed")
 	case errors.Is(err, status.ErrDuplicate):
 		log.InfoContext(ctx, "dead-lettered request had already ended; kept its outcome")
+		return nil // its outcome was counted when it was recorded
 	case errors.Is(err, status.ErrSuperseded):
 		log.InfoContext(ctx, "dead-lettered request is no longer current; recorded on its history item only")
 	default:
 		return err
+	}
+	// Counted as the deployer counts the failures it records; metrics never fail the message.
+	if err := h.Metrics.DeploymentFailed(ErrorClass, 0); err != nil {
+		log.WarnContext(ctx, "metric not written", "error", err)
 	}
 	return nil
 }

@@ -77,8 +77,8 @@ func TestDeadLetters(t *testing.T) {
 	deploy(t, s, "u-stuck", "r-stuck", status.Deploying) // its worker keeps crashing
 	deploy(t, s, "u-newer", "r-new", status.Deployed)    // a newer request already deployed
 	deploy(t, s, "u-done", "r-done", status.Failed)      // the deployer recorded a clear failure
-	var logs bytes.Buffer
-	h := &Handler{Store: s, Log: obs.NewLogger(&logs, "debug")}
+	var logs, metrics bytes.Buffer
+	h := &Handler{Store: s, Metrics: obs.NewMetrics(&metrics, ""), Log: obs.NewLogger(&logs, "debug")}
 
 	resp := invoke(t, h, readEvent(t))
 	if len(resp.BatchItemFailures) != 0 {
@@ -122,6 +122,27 @@ func TestDeadLetters(t *testing.T) {
 	if !strings.Contains(logs.String(), `"messageId":"m-garbage"`) {
 		t.Errorf("the dropped message was not logged:\n%s", logs.String())
 	}
+
+	// Every request this function marked failed (u-stuck, u-bad, and r-old on its history item)
+	// is one DeploymentsFailed under the deadletter's class, with no duration; the dropped
+	// message and the request that had already ended (u-done) are not counted again.
+	var failed int
+	for line := range strings.Lines(metrics.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("EMF line %q: %v", line, err)
+		}
+		if rec[obs.MetricFailed] != float64(1) || rec[obs.DimErrorClass] != ErrorClass {
+			t.Errorf("EMF record %s, want DeploymentsFailed=1 with ErrorClass %s", line, ErrorClass)
+		}
+		if _, ok := rec[obs.MetricDuration]; ok {
+			t.Errorf("EMF record %s has a duration: a dead-lettered request never ran", line)
+		}
+		failed++
+	}
+	if failed != 3 {
+		t.Errorf("%d DeploymentsFailed records, want 3:\n%s", failed, metrics.String())
+	}
 }
 
 // When the table cannot be reached, every message that names a user is returned to the queue;
@@ -131,8 +152,8 @@ func TestStoreDown(t *testing.T) {
 		o.BaseEndpoint = aws.String("http://127.0.0.1:1")
 		o.RetryMaxAttempts = 1
 	})
-	var logs bytes.Buffer
-	h := &Handler{Store: &status.Store{DB: db, Table: "status"}, Log: obs.NewLogger(&logs, "info")}
+	var logs, metrics bytes.Buffer
+	h := &Handler{Store: &status.Store{DB: db, Table: "status"}, Metrics: obs.NewMetrics(&metrics, ""), Log: obs.NewLogger(&logs, "info")}
 	resp := invoke(t, h, readEvent(t))
 	var got []string
 	for _, f := range resp.BatchItemFailures {
@@ -140,5 +161,8 @@ func TestStoreDown(t *testing.T) {
 	}
 	if want := "m-stuck m-old m-unknown-type m-done"; strings.Join(got, " ") != want {
 		t.Fatalf("failures %v, want %s", got, want)
+	}
+	if metrics.Len() != 0 {
+		t.Errorf("failures counted that were not recorded:\n%s", metrics.String())
 	}
 }

@@ -23,6 +23,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "deadletter: STATUS_TABLE=%q, AWS config: %v\n", table, err)
 		os.Exit(1)
 	}
-	h := &Handler{Store: &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: table}, Log: log}
+	h := &Handler{
+		Store:   &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: table},
+		Metrics: obs.NewMetrics(os.Stdout, os.Getenv("METRICS_NAMESPACE")),
+		Log:     log,
+	}
 	lambda.Start(h.Handle)
 }
