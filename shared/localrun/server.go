@@ -10,10 +10,10 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
+	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/wstoken"
 )
 
@@ -22,9 +22,6 @@ var webFS embed.FS
 
 // tokenTTL is how long a token minted for the page or `byod watch` is valid.
 const tokenTTL = time.Hour
-
-// idPattern is the message contract's id rule (docs/messages.md).
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@|+=-]{1,128}$`)
 
 // servePage serves the status page and the dev API on addr:
 //
@@ -114,8 +111,8 @@ func (in *apiRequest) validate() error {
 	if in.ConfigID == "" {
 		in.ConfigID = DefaultConfigID
 	}
-	if !idPattern.MatchString(in.UserID) || !idPattern.MatchString(in.ConfigID) {
-		return errors.New("userId and configId must be 1-128 characters of A-Z a-z 0-9 . _ : @ | + = -")
+	if !message.ValidID(in.UserID) || !message.ValidID(in.ConfigID) {
+		return errors.New("userId and configId must be " + message.IDRule)
 	}
 	return nil
 }

@@ -88,8 +88,17 @@ func (e *Error) Identifiable() bool {
 
 // idPattern is what user, config and request ids may contain: printable ASCII without '#' (the
 // status table's key separator), whitespace or quotes; at most 128 characters (the FIFO
-// deduplication id limit). Keep in sync with docs/message.schema.json.
+// deduplication id limit). Keep in sync with docs/message.schema.json ($defs.id.pattern; the
+// tests check it) and IDRule.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@|+=-]{1,128}$`)
+
+// IDRule says in words what ValidID accepts, for error messages.
+const IDRule = "1-128 characters of A-Z a-z 0-9 . _ : @ | + = -"
+
+// ValidID reports whether s is a valid user, config or request id (IDRule). Every consumer of
+// ids from outside (the WebSocket token's subject, the local dev API) checks them with it, so
+// the rule lives in one place.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 var fields = map[string]bool{
 	"v": true, "type": true, "requestId": true, "userId": true, "configId": true,
@@ -151,7 +160,7 @@ func Parse(body []byte) (Message, error) {
 		case err != nil:
 			return fail(f.name, "must be a string")
 		case !idPattern.MatchString(s):
-			return fail(f.name, "must be 1-128 characters of A-Z a-z 0-9 . _ : @ | + = -")
+			return fail(f.name, "must be "+IDRule)
 		}
 		*f.dst = s
 	}

@@ -2,9 +2,11 @@ package message_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -230,5 +232,52 @@ func TestMarshalRoundTrip(t *testing.T) {
 	in.Credentials = ""
 	if _, err := in.Marshal(); err == nil {
 		t.Error("Marshal accepted a deploy without credentials")
+	}
+}
+
+// ValidID is the one id rule; it agrees with the schema's $defs.id pattern on every case.
+func TestValidID(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(docs, "message.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs struct {
+			ID struct {
+				Pattern string `json:"pattern"`
+			} `json:"id"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || doc.Defs.ID.Pattern == "" {
+		t.Fatalf("message.schema.json $defs.id.pattern: %q, %v", doc.Defs.ID.Pattern, err)
+	}
+	schemaID := regexp.MustCompile(doc.Defs.ID.Pattern)
+	tests := []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"uuid", "3f1c2a9e-7b1d-4c55-9a3e-0d2c4b6e8f10", true},
+		{"every allowed punctuation", "a.b_c:d@e|f+g=h-i", true},
+		{"one character", "x", true},
+		{"128 characters", strings.Repeat("a", 128), true},
+		{"empty", "", false},
+		{"129 characters", strings.Repeat("a", 129), false},
+		{"hash (the table's key separator)", "user#1", false},
+		{"space", "user 1", false},
+		{"slash", "user/1", false},
+		{"quote", `user"1`, false},
+		{"newline after a valid id", "user\n", false},
+		{"non-ASCII", "usér", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := message.ValidID(tt.id); got != tt.want {
+				t.Errorf("ValidID(%q) = %v, want %v", tt.id, got, tt.want)
+			}
+			if got := schemaID.MatchString(tt.id); got != tt.want {
+				t.Errorf("schema pattern on %q = %v, want %v", tt.id, got, tt.want)
+			}
+		})
 	}
 }
