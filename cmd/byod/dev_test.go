@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -487,5 +489,46 @@ func TestLocalCommandsRefuse(t *testing.T) {
 				t.Errorf("byod %v = %d, %q; want %d and stderr containing %q", tc.args, code, errOut, tc.wantCode, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestLocalCommandsStaleSession: after `byod dev` was SIGKILLed its endpoints file stays behind;
+// the commands see that its process is gone and say so instead of talking to dead endpoints.
+func TestLocalCommandsStaleSession(t *testing.T) {
+	dev := exec.Command("sleep", "60") // stands in for the killed `byod dev`
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = dev.Wait()
+	file := filepath.Join(t.TempDir(), "dev.json")
+	t.Setenv(envDevFile, file)
+	// Endpoints that would answer if anything contacted them: nothing may.
+	var contacted atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { contacted.Store(true) }))
+	defer srv.Close()
+	e := localrun.Endpoints{Page: srv.URL, SQS: srv.URL, DynamoDB: srv.URL, KMS: srv.URL, WebSocket: "ws" + strings.TrimPrefix(srv.URL, "http"),
+		QueueURL: srv.URL + "/q", StatusTable: localrun.StatusTable, PID: dev.Process.Pid}
+	if err := localrun.WriteEndpoints(file, e); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("no byod dev session is running (stale %s from pid %d", file, dev.Process.Pid)
+	for _, args := range [][]string{
+		{"send", "deploy", "--user", "u"},
+		{"send", "raw", "--file", file},
+		{"status", "--user", "u"},
+		{"watch", "--user", "u", "--until", "final", "--timeout", "5s"},
+	} {
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			code, _, errOut := byod(t, args...)
+			if code != 1 || !strings.Contains(errOut, want) {
+				t.Errorf("byod %v = %d, %q; want 1 and stderr containing %q", args, code, errOut, want)
+			}
+		})
+	}
+	if contacted.Load() {
+		t.Error("a command contacted the stale session's endpoints")
 	}
 }

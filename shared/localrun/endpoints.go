@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Names of the local resources `byod dev` creates.
@@ -46,7 +47,8 @@ type Endpoints struct {
 	DLQURL           string `json:"dlqUrl"`
 	KMSKeyID         string `json:"kmsKeyId"`
 	TokenAudience    string `json:"tokenAudience"`
-	// PID is the dev process, so a stale file can be told from a live one.
+	// PID is the dev process, so a stale file can be told from a live one (ReadEndpoints
+	// checks it).
 	PID int `json:"pid"`
 }
 
@@ -55,6 +57,10 @@ const DefaultEndpointsFile = ".byod/dev.json"
 
 // ErrNotRunning is wrapped by ReadEndpoints when no dev session has written the file.
 var ErrNotRunning = errors.New("localrun: no local pipeline running (start one with `byod dev` or `make dev`)")
+
+// ErrStale is wrapped by ReadEndpoints when the file names a dev process that is no longer
+// running (it was killed before it could remove the file, e.g. by SIGKILL).
+var ErrStale = errors.New("no byod dev session is running")
 
 // WriteEndpoints writes e to path (0600, its folder 0700), replacing the file atomically.
 func WriteEndpoints(path string, e Endpoints) error {
@@ -84,7 +90,8 @@ func WriteEndpoints(path string, e Endpoints) error {
 }
 
 // ReadEndpoints reads the file WriteEndpoints wrote. A missing file is an error wrapping
-// ErrNotRunning.
+// ErrNotRunning; a file whose dev process is gone (or that names none) is an error wrapping
+// ErrStale, so no command talks to endpoints that died with it.
 func ReadEndpoints(path string) (Endpoints, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -97,5 +104,18 @@ func ReadEndpoints(path string) (Endpoints, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return Endpoints{}, fmt.Errorf("localrun: read endpoints %s: %w", path, err)
 	}
+	if !alive(e.PID) {
+		return Endpoints{}, fmt.Errorf("localrun: %w (stale %s from pid %d; start one with `byod dev` or `make dev`)", ErrStale, path, e.PID)
+	}
 	return e, nil
+}
+
+// alive reports whether process pid exists, by sending it signal 0. EPERM means it exists but
+// belongs to another user.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
