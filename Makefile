@@ -60,7 +60,7 @@ BENCH_N ?= 7
 bench: deps ## Time the deploy engine vs the bare CLI, CLI defaults and naive npx; writes docs/BENCHMARKS.md (BENCH_N=7, BENCH_ALT_NODE=node22).
 	$(LOOPBACK) env $(TEST_ENV) $(if $(BENCH_ALT_NODE),BENCH_ALT_NODE=$(BENCH_ALT_NODE)) $(GO) run ./cmd/byod bench -n $(BENCH_N) -o docs/BENCHMARKS.md
 
-demo: deps ## Start the local pipeline, deploy once, follow it on the WebSocket to the end, stop.
+demo: $(CLI_STAMP) $(LOCAL_STAMP) $(GO_STAMP) ## Start the local pipeline, deploy once, follow it on the WebSocket to the end, stop.
 	$(LOOPBACK) env $(TEST_ENV) $(GO) run ./cmd/byod demo
 
 # Not in the loopback namespace, so a browser on this machine reaches the status page. Every server
