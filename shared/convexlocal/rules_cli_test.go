@@ -45,13 +45,15 @@ var schemaRuleCases = []struct {
 	{"field _creationTime", schemaOf(`documents: ` + docTable + `.index("by_time", ["_creationTime"]),`), "IndexFieldsContainCreationTime", "`_creationTime` is automatically added to the end of each index."},
 	{"reserved field", schemaOf(`documents: ` + docTable + `.index("by_x", ["author._x"]),`), "IndexFieldNameReserved", "Reserved fields (starting with `_`) are not allowed in indexes."},
 	{"duplicate field", schemaOf(`documents: ` + docTable + `.index("by_twice", ["author", "author"]),`), "FieldsNotUniqueWithinIndex", "Duplicate field author. Index fields must be unique within an index."},
-	{"same fields", schemaOf(`documents: ` + docTable + `.index("a", ["author"]).index("b", ["author"]),`), "IndexNotUnique", `In table "documents" index "a" and index "b" have the same fields.`},
+	{"same fields", schemaOf(`documents: ` + docTable + `.index("a", ["author"]).index("b", ["author"]),`), "IndexNotUnique", `In table "documents" index "b" and index "a" have the same fields.`},
+	{"same fields as a staged index", schemaOf(`documents: ` + docTable + `.index("by_a", ["author"]).index("by_a2", { fields: ["author"], staged: true }),`), "IndexNotUnique", `In table "documents" index "by_a2" and index "by_a" have the same fields.`},
 	{"unparsable field", schemaOf(`documents: ` + docTable + `.index("by_bad", ["author..x"]),`), "InvalidIndexField", `In index "by_bad": Invalid index field: "author..x"`},
 	{"too many filter fields", manyFields(18, `t = t.searchIndex("s", { searchField: "f0", filterFields: names.slice(1) });`), "IndexTooManyFilterFields", "Search indexes may have up to 16 filter fields."},
-	{"same search field", schemaOf(`documents: ` + docTable + `.searchIndex("a", { searchField: "body", filterFields: ["author"] }).searchIndex("b", { searchField: "body", filterFields: ["author"] }),`), "SearchIndexFieldNotUnique", `search index "a" and search index "b" have the same ` + "`searchField`"},
+	{"same search field", schemaOf(`documents: ` + docTable + `.searchIndex("a", { searchField: "body", filterFields: ["author"] }).searchIndex("b", { searchField: "body", filterFields: ["author"] }),`), "SearchIndexFieldNotUnique", `search index "b" and search index "a" have the same ` + "`searchField`"},
+	{"same search field, other filters", schemaOf(`documents: ` + docTable + `.searchIndex("a", { searchField: "body", filterFields: ["author"] }).searchIndex("b", { searchField: "body" }),`), "SearchIndexFieldNotUnique", `search index "b" and search index "a" have the same ` + "`searchField`"},
 	{"vector dimensions", schemaOf(`documents: ` + docTable + `.vectorIndex("v", { vectorField: "embedding", dimensions: 5000 }),`), "InvalidVectorDimensionError", `In table "documents": Dimensions 5000 must be between 2 and 4096.`},
 	{"vector without dimensions", schemaOf(`documents: ` + docTable + `.vectorIndex("v", { vectorField: "embedding" }),`), "InvalidSchema", "Missing dimensions field"},
-	{"same vector field", schemaOf(`documents: ` + docTable + `.vectorIndex("a", { vectorField: "embedding", dimensions: 8 }).vectorIndex("b", { vectorField: "embedding", dimensions: 8, filterFields: ["author"] }),`), "VectorIndexFieldNotUnique", `vector index "a" and vector index "b" have the same ` + "`vectorField`"},
+	{"same vector field", schemaOf(`documents: ` + docTable + `.vectorIndex("a", { vectorField: "embedding", dimensions: 8 }).vectorIndex("b", { vectorField: "embedding", dimensions: 8, filterFields: ["author"] }),`), "VectorIndexFieldNotUnique", `vector index "b" and vector index "a" have the same ` + "`vectorField`"},
 	{"missing field", schemaOf(`documents: ` + docTable + `.index("by_nope", ["nope"]),`), "SchemaDefinitionError", `In table "documents" the index "by_nope" is invalid because it references the field nope that does not exist.`},
 	{"vector on string", schemaOf(`documents: ` + docTable + `.vectorIndex("v", { vectorField: "title", dimensions: 8 }),`), "SchemaDefinitionError", `the vector index "v" is invalid because it references the field title that is neither an array of float64 or optional array of float64.`},
 	{"no default export", schemaHead + "export const schema = 1;\n", "MissingSchemaExportError", "Schema file missing default export."},
@@ -77,6 +79,28 @@ func TestCLISchemaRules(t *testing.T) {
 			}
 			if st := srv.State(); st.PushCount != 0 || len(st.Tables) != 0 {
 				t.Errorf("a rejected push changed the state: %+v", st)
+			}
+		})
+	}
+}
+
+// schemaAcceptedCases are schemas the backend accepts although they look close to a rule.
+var schemaAcceptedCases = []struct{ name, schema string }{
+	// Vector filter fields are not checked against the document validator.
+	{"undeclared vector filter field", schemaOf(`documents: ` + docTable + `.vectorIndex("v", { vectorField: "embedding", dimensions: 8, filterFields: ["nope"] }),`)},
+	// A union member without the vector field may still hold an array of float64.
+	{"vector field absent from a union member", schemaOf(`documents: defineTable(v.union(v.object({ embedding: v.string() }), v.object({ title: v.string() }))).vectorIndex("v", { vectorField: "embedding", dimensions: 8 }),`)},
+}
+
+// TestCLISchemaAccepted: the real CLI deploys each of these schemas.
+func TestCLISchemaAccepted(t *testing.T) {
+	for _, tc := range schemaAcceptedCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, key := start(t, convexlocal.Options{})
+			mustDeploy(t, srv.URL(), key, newProject(t, map[string]string{"convex/schema.ts": tc.schema}))
+			if st := srv.State(); st.PushCount != 1 {
+				t.Errorf("push count %d after the deploy, want 1", st.PushCount)
 			}
 		})
 	}

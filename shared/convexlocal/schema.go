@@ -250,11 +250,7 @@ func validateSchema(s *schemaJSON) *apiError {
 		}
 	}
 	if s.SchemaValidation {
-		for _, t := range s.Tables {
-			if err := checkIndexReferences(t); err != nil {
-				return err
-			}
-		}
+		return checkIndexReferences(s)
 	}
 	return nil
 }
@@ -365,30 +361,51 @@ func checkIndexField(index, field string) *apiError {
 	return nil
 }
 
+// checkUniqueIndexes applies the backend's uniqueness rules (json.rs validate_unique_index_fields)
+// to each kind, live and staged indexes together: database indexes by their field list, search
+// indexes by searchField alone, vector indexes by vectorField and dimensions. Like the backend
+// it walks the indexes of a kind in name order and names the later one first.
 func checkUniqueIndexes(table string, all []Index) *apiError {
 	desc := func(ix Index) string { return strings.TrimPrefix(ix.Name, table+".") }
-	for i, a := range all {
-		for _, b := range all[i+1:] {
-			if a.Type != b.Type || a.Staged || b.Staged {
+	for _, kind := range []string{KindDatabase, KindSearch, KindVector} {
+		var same []Index
+		for _, ix := range all {
+			if ix.Type == kind {
+				same = append(same, ix)
+			}
+		}
+		sort.SliceStable(same, func(i, j int) bool { return same[i].Name < same[j].Name })
+		seen := map[string]Index{}
+		for _, ix := range same {
+			key := uniqueKey(ix)
+			other, dup := seen[key]
+			if !dup {
+				seen[key] = ix
 				continue
 			}
-			switch a.Type {
+			a, b := desc(ix), desc(other)
+			switch kind {
 			case KindDatabase:
-				if slices.Equal(a.Fields, b.Fields) {
-					return schemaError("IndexNotUnique", fmt.Sprintf("In table %q index %q and index %q have the same fields. Indexes must be unique within a table.", table, desc(a), desc(b)))
-				}
+				return schemaError("IndexNotUnique", fmt.Sprintf("In table %q index %q and index %q have the same fields. Indexes must be unique within a table.", table, a, b))
 			case KindSearch:
-				if a.SearchField == b.SearchField && slices.Equal(sortedCopy(a.FilterFields), sortedCopy(b.FilterFields)) {
-					return schemaError("SearchIndexFieldNotUnique", fmt.Sprintf("In table %q search index %q and search index %q have the same `searchField`. Search index fields must be unique within a table. You should combine the\n             indexes with the same `searchField` into one index containing all `filterField`s and then use different subsets of the `filterField`s at query time.", table, desc(a), desc(b)))
-				}
-			case KindVector:
-				if a.VectorField == b.VectorField && a.Dimensions == b.Dimensions {
-					return schemaError("VectorIndexFieldNotUnique", fmt.Sprintf("In table %q vector index %q and vector index %q have the same `vectorField`. Vector index fields must be unique within a table. You should combine the\n             indexes with the same `vectorField` into one index containing all `filterField`s and then use different subsets of the `filterField`s at query time.", table, desc(a), desc(b)))
-				}
+				return schemaError("SearchIndexFieldNotUnique", fmt.Sprintf("In table %q search index %q and search index %q have the same `searchField`. Search index fields must be unique within a table. You should combine the\n             indexes with the same `searchField` into one index containing all `filterField`s and then use different subsets of the `filterField`s at query time.", table, a, b))
+			default:
+				return schemaError("VectorIndexFieldNotUnique", fmt.Sprintf("In table %q vector index %q and vector index %q have the same `vectorField`. Vector index fields must be unique within a table. You should combine the\n             indexes with the same `vectorField` into one index containing all `filterField`s and then use different subsets of the `filterField`s at query time.", table, a, b))
 			}
 		}
 	}
 	return nil
+}
+
+// uniqueKey is what two indexes of one kind may not share.
+func uniqueKey(ix Index) string {
+	switch ix.Type {
+	case KindSearch:
+		return ix.SearchField
+	case KindVector:
+		return fmt.Sprintf("%s\x00%d", ix.VectorField, ix.Dimensions)
+	}
+	return strings.Join(ix.Fields, "\x00")
 }
 
 // validator is the JSON form of a Convex validator (`{"type":"object","value":{…}}`).
@@ -403,48 +420,87 @@ type objectField struct {
 }
 
 // checkIndexReferences rejects indexes on fields the document validator can never contain, and
-// vector indexes on fields that cannot hold an array of float64 (backend check_index_references).
-func checkIndexReferences(t tableJSON) *apiError {
-	var doc *validator
-	if len(t.DocumentType) > 0 && string(t.DocumentType) != "null" {
-		doc = new(validator)
-		if err := json.Unmarshal(t.DocumentType, doc); err != nil {
-			return &apiError{Status: 400, Code: "InvalidSchema", Message: schemaPrefix + "Invalid document type: " + err.Error()}
-		}
-	}
-	if doc == nil {
-		return nil
-	}
-	for _, ix := range t.indexes() {
-		desc := strings.TrimPrefix(ix.Name, t.TableName+".")
-		fields := ix.Fields
-		switch ix.Type {
-		case KindSearch:
-			fields = append([]string{ix.SearchField}, ix.FilterFields...)
-		case KindVector:
-			fields = append([]string{ix.VectorField}, ix.FilterFields...)
-		}
-		for _, f := range fields {
-			if !canContain(*doc, strings.Split(f, ".")) {
-				return schemaError("SchemaDefinitionError", fmt.Sprintf("In table %q the index %q is invalid because it references the field %s that does not exist.", t.TableName, desc, f))
+// vector indexes on fields that cannot hold an array of float64 (backend
+// DatabaseSchema::check_index_references). Tables are checked in name order, as the backend
+// keeps them in a sorted map.
+func checkIndexReferences(s *schemaJSON) *apiError {
+	for _, t := range sortedBy(s.Tables, func(t tableJSON) string { return t.TableName }) {
+		var doc *validator
+		if len(t.DocumentType) > 0 && string(t.DocumentType) != "null" {
+			doc = new(validator)
+			if err := json.Unmarshal(t.DocumentType, doc); err != nil {
+				return &apiError{Status: 400, Code: "InvalidSchema", Message: schemaPrefix + "Invalid document type: " + err.Error()}
 			}
 		}
-	}
-	for _, ix := range t.indexes() {
-		if ix.Type != KindVector {
+		if doc == nil {
 			continue
 		}
-		if !vectorEligible(*doc, strings.Split(ix.VectorField, ".")) {
-			desc := strings.TrimPrefix(ix.Name, t.TableName+".")
-			return schemaError("SchemaDefinitionError", fmt.Sprintf("In table %q the vector index %q is invalid because it references the field %s that is neither an array of float64 or optional array of float64.", t.TableName, desc, ix.VectorField))
+		for _, ref := range t.fieldsReferencedInIndexes() {
+			if !canContain(*doc, strings.Split(ref.field, ".")) {
+				return schemaError("SchemaDefinitionError", fmt.Sprintf("In table %q the index %q is invalid because it references the field %s that does not exist.", t.TableName, ref.index, ref.field))
+			}
+		}
+		for _, ref := range t.vectorFields() {
+			if !vectorEligible(*doc, strings.Split(ref.field, ".")) {
+				return schemaError("SchemaDefinitionError", fmt.Sprintf("In table %q the vector index %q is invalid because it references the field %s that is neither an array of float64 or optional array of float64.", t.TableName, ref.index, ref.field))
+			}
 		}
 	}
 	return nil
 }
 
+// indexRef is one field an index refers to.
+type indexRef struct{ index, field string }
+
+// fieldsReferencedInIndexes lists the fields the backend checks against the document validator,
+// in its order (mod.rs TableDefinition::fields_referenced_in_indexes): database index fields,
+// search fields, search filter fields, vector fields; live before staged, each list in index
+// name order. Vector filter fields are not among them.
+func (t tableJSON) fieldsReferencedInIndexes() []indexRef {
+	var out []indexRef
+	db := append(sortedBy(t.Indexes, dbName), sortedBy(t.StagedDBIndexes, dbName)...)
+	for _, ix := range db {
+		for _, f := range ix.Fields {
+			out = append(out, indexRef{ix.IndexDescriptor, f})
+		}
+	}
+	search := append(sortedBy(t.SearchIndexes, searchName), sortedBy(t.StagedSearchIndexes, searchName)...)
+	for _, ix := range search {
+		out = append(out, indexRef{ix.IndexDescriptor, ix.SearchField})
+	}
+	for _, ix := range search {
+		for _, f := range sortedCopy(ix.FilterFields) {
+			out = append(out, indexRef{ix.IndexDescriptor, f})
+		}
+	}
+	return append(out, t.vectorFields()...)
+}
+
+// vectorFields lists each vector index's vector field, live before staged, in name order.
+func (t tableJSON) vectorFields() []indexRef {
+	var out []indexRef
+	for _, ix := range append(sortedBy(t.VectorIndexes, vectorName), sortedBy(t.StagedVectorIndexes, vectorName)...) {
+		out = append(out, indexRef{ix.IndexDescriptor, ix.VectorField})
+	}
+	return out
+}
+
+func dbName(ix dbIndexJSON) string         { return ix.IndexDescriptor }
+func searchName(ix searchIndexJSON) string { return ix.IndexDescriptor }
+func vectorName(ix vectorIndexJSON) string { return ix.IndexDescriptor }
+
+// sortedBy returns a copy of list sorted by key.
+func sortedBy[T any](list []T, key func(T) string) []T {
+	c := slices.Clone(list)
+	sort.SliceStable(c, func(i, j int) bool { return key(c[i]) < key(c[j]) })
+	return c
+}
+
 // lookup calls fn on every validator reachable at path (through objects and unions) and reports
-// whether fn held for any of them; `any` holds everything.
-func lookup(v validator, path []string, fn func(validator) bool) bool {
+// whether fn held for any of them; `any` holds everything. An object without the path's next
+// key yields missing: the backend's can_contain_field treats it as impossible, its vector
+// check (overlaps_with_array_float64) as possible.
+func lookup(v validator, path []string, missing bool, fn func(validator) bool) bool {
 	switch v.Type {
 	case "any":
 		return true
@@ -454,7 +510,7 @@ func lookup(v validator, path []string, fn func(validator) bool) bool {
 			return false
 		}
 		for _, m := range members {
-			if lookup(m, path, fn) {
+			if lookup(m, path, missing, fn) {
 				return true
 			}
 		}
@@ -472,20 +528,20 @@ func lookup(v validator, path []string, fn func(validator) bool) bool {
 	}
 	f, ok := fields[path[0]]
 	if !ok {
-		return false
+		return missing
 	}
-	return lookup(f.FieldType, path[1:], fn)
+	return lookup(f.FieldType, path[1:], missing, fn)
 }
 
 func canContain(doc validator, path []string) bool {
 	if len(path) == 1 && strings.HasPrefix(path[0], "_") {
 		return true // system fields
 	}
-	return lookup(doc, path, func(validator) bool { return true })
+	return lookup(doc, path, false, func(validator) bool { return true })
 }
 
 func vectorEligible(doc validator, path []string) bool {
-	return lookup(doc, path, func(v validator) bool {
+	return lookup(doc, path, true, func(v validator) bool {
 		if v.Type != "array" {
 			return false
 		}

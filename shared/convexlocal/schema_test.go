@@ -93,9 +93,13 @@ func TestValidateSchemaRules(t *testing.T) {
 			"Duplicate field author. Index fields must be unique within an index."},
 		{"same fields", func(t *tableJSON, _ *schemaJSON) {
 			t.Indexes = append(t.Indexes, dbIndexJSON{IndexDescriptor: "by_writer", Fields: []string{"author"}})
-		}, "IndexNotUnique", `In table "documents" index "by_author" and index "by_writer" have the same fields. Indexes must be unique within a table.`},
-		{"staged twin is fine", func(t *tableJSON, _ *schemaJSON) {
-			t.StagedDBIndexes = []dbIndexJSON{{IndexDescriptor: "by_writer", Fields: []string{"author"}}}
+		}, "IndexNotUnique", `In table "documents" index "by_writer" and index "by_author" have the same fields. Indexes must be unique within a table.`},
+		// The backend checks live and staged indexes together, in name order.
+		{"staged twin", func(t *tableJSON, _ *schemaJSON) {
+			t.StagedDBIndexes = []dbIndexJSON{{IndexDescriptor: "a_first", Fields: []string{"author"}}}
+		}, "IndexNotUnique", `In table "documents" index "by_author" and index "a_first" have the same fields. Indexes must be unique within a table.`},
+		{"same fields in another order", func(t *tableJSON, _ *schemaJSON) {
+			t.Indexes = []dbIndexJSON{{IndexDescriptor: "a", Fields: []string{"author", "title"}}, {IndexDescriptor: "b", Fields: []string{"title", "author"}}}
 		}, "", ""},
 		{"unparsable field", func(t *tableJSON, _ *schemaJSON) { t.Indexes[0].Fields = []string{""} }, "InvalidIndexField", `In index "by_author": Invalid index field: ""`},
 		{"17 filter fields", func(t *tableJSON, s *schemaJSON) {
@@ -106,8 +110,15 @@ func TestValidateSchemaRules(t *testing.T) {
 		{"same search index", func(t *tableJSON, _ *schemaJSON) {
 			t.SearchIndexes = append(t.SearchIndexes, searchIndexJSON{IndexDescriptor: "search_again", SearchField: "body", FilterFields: []string{"category", "author"}})
 		}, "SearchIndexFieldNotUnique", "In table \"documents\" search index \"search_body\" and search index \"search_again\" have the same `searchField`. Search index fields must be unique within a table. You should combine the\n             indexes with the same `searchField` into one index containing all `filterField`s and then use different subsets of the `filterField`s at query time."},
+		// The backend keys search indexes on searchField alone.
 		{"same search field, other filters", func(t *tableJSON, _ *schemaJSON) {
 			t.SearchIndexes = append(t.SearchIndexes, searchIndexJSON{IndexDescriptor: "search_plain", SearchField: "body"})
+		}, "SearchIndexFieldNotUnique", "In table \"documents\" search index \"search_plain\" and search index \"search_body\" have the same `searchField`. Search index fields must be unique within a table. You should combine the\n             indexes with the same `searchField` into one index containing all `filterField`s and then use different subsets of the `filterField`s at query time."},
+		{"staged search twin", func(t *tableJSON, _ *schemaJSON) {
+			t.StagedSearchIndexes = []searchIndexJSON{{IndexDescriptor: "search_later", SearchField: "body", FilterFields: []string{"title"}}}
+		}, "SearchIndexFieldNotUnique", ""},
+		{"other search field", func(t *tableJSON, _ *schemaJSON) {
+			t.SearchIndexes = append(t.SearchIndexes, searchIndexJSON{IndexDescriptor: "search_title", SearchField: "title", FilterFields: []string{"author", "category"}})
 		}, "", ""},
 		{"dimensions 1", func(t *tableJSON, _ *schemaJSON) { t.VectorIndexes[0].Dimensions = dims(1) }, "InvalidVectorDimensionError",
 			`In table "documents": Dimensions 1 must be between 2 and 4096.`},
@@ -116,9 +127,31 @@ func TestValidateSchemaRules(t *testing.T) {
 		{"no dimensions", func(t *tableJSON, _ *schemaJSON) { t.VectorIndexes[0].Dimensions = nil }, "InvalidSchema", "Missing dimensions field"},
 		{"same vector index", func(t *tableJSON, _ *schemaJSON) {
 			t.VectorIndexes = append(t.VectorIndexes, vectorIndexJSON{IndexDescriptor: "by_embedding2", VectorField: "embedding", Dimensions: dims(1536)})
-		}, "VectorIndexFieldNotUnique", "In table \"documents\" vector index \"by_embedding\" and vector index \"by_embedding2\" have the same `vectorField`. Vector index fields must be unique within a table. You should combine the\n             indexes with the same `vectorField` into one index containing all `filterField`s and then use different subsets of the `filterField`s at query time."},
+		}, "VectorIndexFieldNotUnique", "In table \"documents\" vector index \"by_embedding2\" and vector index \"by_embedding\" have the same `vectorField`. Vector index fields must be unique within a table. You should combine the\n             indexes with the same `vectorField` into one index containing all `filterField`s and then use different subsets of the `filterField`s at query time."},
+		{"staged vector twin", func(t *tableJSON, _ *schemaJSON) {
+			t.StagedVectorIndexes = []vectorIndexJSON{{IndexDescriptor: "by_embedding_next", VectorField: "embedding", Dimensions: dims(1536)}}
+		}, "VectorIndexFieldNotUnique", ""},
+		{"same vector field, other dimensions", func(t *tableJSON, _ *schemaJSON) {
+			t.VectorIndexes = append(t.VectorIndexes, vectorIndexJSON{IndexDescriptor: "by_embedding_small", VectorField: "embedding", Dimensions: dims(8)})
+		}, "", ""},
 		{"missing indexed field", func(t *tableJSON, _ *schemaJSON) { t.SearchIndexes[0].FilterFields = []string{"nope"} }, "SchemaDefinitionError",
 			`In table "documents" the index "search_body" is invalid because it references the field nope that does not exist.`},
+		{"missing field of a staged index", func(t *tableJSON, _ *schemaJSON) {
+			t.StagedDBIndexes = []dbIndexJSON{{IndexDescriptor: "by_nope", Fields: []string{"nope"}}}
+		}, "SchemaDefinitionError", `In table "documents" the index "by_nope" is invalid because it references the field nope that does not exist.`},
+		// The backend reports the first reference in its order: database fields by index name,
+		// then every search field, then the search filter fields.
+		{"first missing field in name order", func(t *tableJSON, _ *schemaJSON) {
+			t.Indexes = []dbIndexJSON{{IndexDescriptor: "b_index", Fields: []string{"nope_b"}}, {IndexDescriptor: "a_index", Fields: []string{"nope_a"}}}
+		}, "SchemaDefinitionError", `In table "documents" the index "a_index" is invalid because it references the field nope_a that does not exist.`},
+		{"search fields before filter fields", func(t *tableJSON, _ *schemaJSON) {
+			t.SearchIndexes = []searchIndexJSON{{IndexDescriptor: "a_search", SearchField: "body", FilterFields: []string{"nope_filter"}}, {IndexDescriptor: "b_search", SearchField: "nope_search"}}
+		}, "SchemaDefinitionError", `In table "documents" the index "b_search" is invalid because it references the field nope_search that does not exist.`},
+		// Vector filter fields are not among the fields the backend checks.
+		{"undeclared vector filter field", func(t *tableJSON, _ *schemaJSON) { t.VectorIndexes[0].FilterFields = []string{"nope"} }, "", ""},
+		{"undeclared staged vector filter field", func(t *tableJSON, _ *schemaJSON) {
+			t.StagedVectorIndexes = []vectorIndexJSON{{IndexDescriptor: "by_embedding_next", VectorField: "embedding", Dimensions: dims(8), FilterFields: []string{"nope"}}}
+		}, "", ""},
 		{"field inside optional union object", func(t *tableJSON, _ *schemaJSON) { t.Indexes[0].Fields = []string{"meta.tag"} }, "", ""},
 		{"missing field without validation", func(t *tableJSON, s *schemaJSON) { s.SchemaValidation = false; t.Indexes[0].Fields = []string{"nope"} }, "", ""},
 		{"any document", func(t *tableJSON, _ *schemaJSON) {
@@ -127,6 +160,27 @@ func TestValidateSchemaRules(t *testing.T) {
 		}, "", ""},
 		{"vector on string", func(t *tableJSON, _ *schemaJSON) { t.VectorIndexes[0].VectorField = "title" }, "SchemaDefinitionError",
 			`In table "documents" the vector index "by_embedding" is invalid because it references the field title that is neither an array of float64 or optional array of float64.`},
+		// The backend's overlap check counts a union member without the field as possibly
+		// holding an array of float64.
+		{"vector field absent from one union member", func(t *tableJSON, _ *schemaJSON) {
+			t.Indexes, t.SearchIndexes, t.VectorIndexes[0].FilterFields = nil, nil, nil
+			t.DocumentType = json.RawMessage(`{"type":"union","value":[
+			  {"type":"object","value":{"embedding":{"fieldType":{"type":"string"},"optional":false}}},
+			  {"type":"object","value":{"title":{"fieldType":{"type":"string"},"optional":false}}}]}`)
+		}, "", ""},
+		{"vector field absent from a nested object", func(t *tableJSON, _ *schemaJSON) {
+			t.Indexes, t.SearchIndexes, t.VectorIndexes[0].FilterFields = nil, nil, nil
+			t.VectorIndexes[0].VectorField = "meta.embedding"
+			t.DocumentType = json.RawMessage(`{"type":"object","value":{"meta":{"fieldType":{"type":"union","value":[
+			  {"type":"object","value":{"embedding":{"fieldType":{"type":"string"},"optional":false}}},
+			  {"type":"object","value":{}}]},"optional":false}}}`)
+		}, "", ""},
+		{"vector field on a string in every member", func(t *tableJSON, _ *schemaJSON) {
+			t.Indexes, t.SearchIndexes = nil, nil
+			t.DocumentType = json.RawMessage(`{"type":"union","value":[
+			  {"type":"object","value":{"embedding":{"fieldType":{"type":"string"},"optional":false}}},
+			  {"type":"object","value":{"embedding":{"fieldType":{"type":"array","value":{"type":"string"}},"optional":true}}}]}`)
+		}, "SchemaDefinitionError", `In table "documents" the vector index "by_embedding" is invalid because it references the field embedding that is neither an array of float64 or optional array of float64.`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
