@@ -338,12 +338,11 @@ func TestPublisherRoleIsLeastPrivilege(t *testing.T) {
 	}
 }
 
-// Only the notifier and wsconnect (the {"action":"status"} snapshot) may post to connections,
-// and only POST on this API's stage: no GET or DELETE of connections, no other API.
-func TestManageConnectionsOnlyNotifierAndWSConnect(t *testing.T) {
+// Only the notifier may post to connections (wsconnect answers through the route response), and
+// only POST on this API's stage: no GET or DELETE of connections, no other API.
+func TestManageConnectionsOnlyNotifier(t *testing.T) {
 	s := defaultStack(t)
-	want := []string{s.id(s.stack.Functions.Notifier.Role()), s.id(s.stack.Functions.WSConnect.Role())}
-	sort.Strings(want)
+	want := []string{s.id(s.stack.Functions.Notifier.Role())}
 	var holders []string
 	for _, st := range s.statements() {
 		if !st.has("execute-api:ManageConnections") {
@@ -360,7 +359,7 @@ func TestManageConnectionsOnlyNotifierAndWSConnect(t *testing.T) {
 	}
 	sort.Strings(holders)
 	if js(holders) != js(want) {
-		t.Errorf("execute-api:ManageConnections granted to %v, want exactly %v (notifier, wsconnect)", holders, want)
+		t.Errorf("execute-api:ManageConnections granted to %v, want exactly %v (the notifier)", holders, want)
 	}
 }
 
@@ -420,6 +419,26 @@ func TestWebSocketRoutes(t *testing.T) {
 		if !got[key] {
 			t.Errorf("route %s does not reach wsconnect (routes to wsconnect: %v)", key, got)
 		}
+	}
+	// $default (client messages, {"action":"status"}) is two-way: API Gateway sends wsconnect's
+	// response body to the client. The other routes are one-way.
+	responses := map[string]string{} // route key -> route response keys
+	for id, r := range routes {
+		p := props(r)
+		key := p["RouteKey"].(string)
+		sel, _ := p["RouteResponseSelectionExpression"].(string)
+		if (key == "$default") != (sel == "$default") {
+			t.Errorf("route %s: RouteResponseSelectionExpression %q, want \"$default\" on $default only", key, sel)
+		}
+		for _, rr := range s.resources("AWS::ApiGatewayV2::RouteResponse") {
+			rp := props(rr)
+			if ref(rp["RouteId"], id) {
+				responses[key] += rp["RouteResponseKey"].(string)
+			}
+		}
+	}
+	if js(responses) != `{"$default":"$default"}` {
+		t.Errorf("route responses by route = %s, want one $default route response on $default only", js(responses))
 	}
 	must(t, "stage", func() {
 		s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), map[string]any{

@@ -5,7 +5,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -19,18 +18,23 @@ type WebSocket struct {
 }
 
 // newWebSocket routes $connect, $disconnect and $default (which carries {"action":"status"})
-// to wsconnect, and lets the notifier and wsconnect (only) post to connections.
+// to wsconnect, and lets the notifier (only) post to connections.
+//
+// $default is two-way: it has a route response (RouteResponseSelectionExpression `$default` and
+// a `$default` route response), so API Gateway sends wsconnect's response body (the snapshot) back
+// to the client, and wsconnect needs no access to the management API.
 func newWebSocket(stack awscdk.Stack, f *Functions, t *Tables) *WebSocket {
-	route := func(id string) *awsapigatewayv2.WebSocketRouteOptions {
+	route := func(id string, twoWay bool) *awsapigatewayv2.WebSocketRouteOptions {
 		return &awsapigatewayv2.WebSocketRouteOptions{
-			Integration: awsapigatewayv2integrations.NewWebSocketLambdaIntegration(jsii.String(id+"Integration"), f.WSConnect, nil),
+			Integration:    awsapigatewayv2integrations.NewWebSocketLambdaIntegration(jsii.String(id+"Integration"), f.WSConnect, nil),
+			ReturnResponse: jsii.Bool(twoWay),
 		}
 	}
 	api := awsapigatewayv2.NewWebSocketApi(stack, jsii.String("WebSocketApi"), &awsapigatewayv2.WebSocketApiProps{
 		Description:            jsii.String("byod-deployer: live deployment status"),
-		ConnectRouteOptions:    route("Connect"),
-		DisconnectRouteOptions: route("Disconnect"),
-		DefaultRouteOptions:    route("Default"),
+		ConnectRouteOptions:    route("Connect", false),
+		DisconnectRouteOptions: route("Disconnect", false),
+		DefaultRouteOptions:    route("Default", true),
 	})
 	stage := awsapigatewayv2.NewWebSocketStage(stack, jsii.String("WebSocketStage"), &awsapigatewayv2.WebSocketStageProps{
 		WebSocketApi: api,
@@ -41,20 +45,18 @@ func newWebSocket(stack awscdk.Stack, f *Functions, t *Tables) *WebSocket {
 			BurstLimit: jsii.Number(100),
 		},
 	})
-	// The notifier pushes status changes and wsconnect posts the {"action":"status"} snapshot:
-	// both may only POST to this stage's @connections (PostToConnection; no GET or DELETE).
+	// The notifier pushes status changes: it alone may manage connections, and only POST to this
+	// stage's @connections (PostToConnection; no GET or DELETE).
 	post := stack.FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("execute-api"),
 		Resource:     api.ApiId(),
 		ResourceName: jsii.String(StageName + "/POST/@connections/*"),
 	})
-	for _, fn := range []awslambda.Function{f.Notifier, f.WSConnect} {
-		awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-			Grantee:      fn,
-			Actions:      jsii.Strings("execute-api:ManageConnections"),
-			ResourceArns: jsii.Strings(*post),
-		})
-		fn.AddEnvironment(jsii.String("WEBSOCKET_ENDPOINT"), stage.CallbackUrl(), nil)
-	}
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      f.Notifier,
+		Actions:      jsii.Strings("execute-api:ManageConnections"),
+		ResourceArns: jsii.Strings(*post),
+	})
+	f.Notifier.AddEnvironment(jsii.String("WEBSOCKET_ENDPOINT"), stage.CallbackUrl(), nil)
 	return &WebSocket{API: api, Stage: stage}
 }

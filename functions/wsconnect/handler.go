@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"github.com/byod-deployer/byod-deployer/shared/connections"
 	"github.com/byod-deployer/byod-deployer/shared/status"
@@ -42,14 +40,10 @@ type Statuses interface {
 	Get(ctx context.Context, userID, configID string) (status.Record, error)
 }
 
-// Poster is the part of the API Gateway management client the handler calls;
-// *apigatewaymanagementapi.Client satisfies it.
-type Poster interface {
-	PostToConnection(ctx context.Context, params *apigatewaymanagementapi.PostToConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
-}
-
 // Handler serves the WebSocket API's $connect, $disconnect and $default routes (and a route named
-// "status", should one be configured). It holds no per-invocation state.
+// "status", should one be configured). It answers a client message with its response body, so the
+// message route needs a route response (two-way) and the function no management API access.
+// It holds no per-invocation state.
 type Handler struct {
 	// Secret is the HMAC key of the tokens (wstoken); Audience the expected aud (TOKEN_AUDIENCE).
 	Secret   []byte
@@ -57,7 +51,6 @@ type Handler struct {
 
 	Connections Connections
 	Status      Statuses
-	Poster      Poster
 	Log         *slog.Logger
 	// TTL of a stored connection; 0 means connections.DefaultTTL (API Gateway's 2 h maximum).
 	TTL time.Duration
@@ -70,26 +63,34 @@ type Handler struct {
 //     when it is missing, malformed, badly signed, expired or not yet valid, or names an invalid
 //     user id; 403 when it is for another audience. Nothing is stored unless it answers 200.
 //   - $disconnect removes the connection (already gone is fine) and answers 200.
-//   - $default (or "status") answers a status request by posting the snapshot to the connection.
+//   - $default (or "status") answers 200 with one connections.Event as the body: the snapshot
+//     for a status request, an error event for anything else. API Gateway sends that body to the
+//     client through the route response.
 //
-// It returns an error (API Gateway: 500, and an Errors metric) only when a dependency failed:
-// storing or deleting the connection, reading the status, posting the answer.
+// It returns an error (API Gateway: 500, "Internal server error" to a client message, and an
+// Errors metric) only when a dependency failed: storing or deleting the connection, reading the
+// status.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	rc := req.RequestContext
 	log := h.Log.With("route", rc.RouteKey, "connectionId", rc.ConnectionID)
-	var err error
 	switch rc.RouteKey {
 	case "$connect":
 		return h.connect(ctx, log, req)
 	case "$disconnect":
-		err = h.disconnect(ctx, log, rc.ConnectionID)
-	default:
-		err = h.message(ctx, log, rc.ConnectionID, req.Body)
+		if err := h.disconnect(ctx, log, rc.ConnectionID); err != nil {
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
+		}
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 	}
-	if err != nil {
-		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
+	ev, err := h.message(ctx, log, rc.ConnectionID, req.Body)
+	if err == nil {
+		var body []byte
+		if body, err = ev.Encode(); err == nil {
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusOK, Body: string(body)}, nil
+		}
+		err = fmt.Errorf("wsconnect: %w", err)
 	}
-	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
 }
 
 func (h *Handler) connect(ctx context.Context, log *slog.Logger, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -150,48 +151,34 @@ type statusRequest struct {
 	ConfigID string `json:"configId"`
 }
 
-// message answers a client message on the connection itself: the snapshot for a status request,
-// an error event for anything else.
-func (h *Handler) message(ctx context.Context, log *slog.Logger, connectionID, body string) error {
+// message is the answer to a client message: the snapshot for a status request, an error event
+// for anything else.
+func (h *Handler) message(ctx context.Context, log *slog.Logger, connectionID, body string) (connections.Event, error) {
 	var req statusRequest
 	if err := json.Unmarshal([]byte(body), &req); err != nil || req.Action != ActionStatus {
-		return h.send(ctx, connectionID, connections.Event{Type: connections.EventError, Message: `unknown request; send {"action":"status","configId":"…"}`})
+		return connections.Event{Type: connections.EventError, Message: `unknown request; send {"action":"status","configId":"…"}`}, nil
 	}
 	if req.ConfigID == "" {
 		req.ConfigID = DefaultConfigID
 	}
 	if !idPattern.MatchString(req.ConfigID) {
-		return h.send(ctx, connectionID, connections.Event{Type: connections.EventError, Message: "invalid configId"})
+		return connections.Event{Type: connections.EventError, Message: "invalid configId"}, nil
 	}
 	user, err := h.Connections.UserOf(ctx, connectionID)
 	if errors.Is(err, connections.ErrNotFound) {
 		// Not (yet) visible in the index, or deleted: the client may ask again.
-		return h.send(ctx, connectionID, connections.Event{Type: connections.EventError, Message: "connection not registered; ask again"})
+		return connections.Event{Type: connections.EventError, Message: "connection not registered; ask again"}, nil
 	}
 	if err != nil {
-		return fmt.Errorf("wsconnect: status: %w", err)
+		return connections.Event{}, fmt.Errorf("wsconnect: status: %w", err)
 	}
 	rec, err := h.Status.Get(ctx, user, req.ConfigID)
 	switch {
 	case errors.Is(err, status.ErrNotFound):
-		return h.send(ctx, connectionID, connections.Event{Type: connections.EventNone, ConfigID: req.ConfigID})
+		return connections.Event{Type: connections.EventNone, ConfigID: req.ConfigID}, nil
 	case err != nil:
-		return fmt.Errorf("wsconnect: status: %w", err)
+		return connections.Event{}, fmt.Errorf("wsconnect: status: %w", err)
 	}
-	log.DebugContext(ctx, "snapshot sent", "userId", user, "configId", req.ConfigID, "version", rec.Version)
-	return h.send(ctx, connectionID, connections.StatusEvent(rec))
-}
-
-// send posts ev to the connection; a connection that is gone is not an error.
-func (h *Handler) send(ctx context.Context, connectionID string, ev connections.Event) error {
-	data, err := ev.Encode()
-	if err != nil {
-		return fmt.Errorf("wsconnect: %w", err)
-	}
-	_, err = h.Poster.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &connectionID, Data: data})
-	var gone *types.GoneException
-	if err != nil && !errors.As(err, &gone) {
-		return fmt.Errorf("wsconnect: post to %s: %w", connectionID, err)
-	}
-	return nil
+	log.DebugContext(ctx, "snapshot answered", "userId", user, "configId", req.ConfigID, "version", rec.Version)
+	return connections.StatusEvent(rec), nil
 }

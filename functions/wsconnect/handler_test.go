@@ -10,8 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,17 +31,9 @@ const aud = "byod-status"
 
 var secret = []byte("wsconnect-test-secret-0123456789") // the key testdata/connect.json's token is signed with
 
-// latePoster lets the handler be built before the gateway whose management URL it posts to.
-type latePoster struct {
-	c atomic.Pointer[apigatewaymanagementapi.Client]
-}
-
-func (l *latePoster) PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
-	return l.c.Load().PostToConnection(ctx, in, opts...)
-}
-
-// fixture is the handler on real tables in DynamoDB Local, serving every route of a gateway,
-// posting through the real SDK management client.
+// fixture is the handler on real tables in DynamoDB Local, serving every route of a gateway
+// whose $default route has a route response, as the stack configures it. The management client
+// is the test's own (Quiet, DeleteConnection); the handler has none.
 type fixture struct {
 	conns    *connections.Store
 	statuses *status.Store
@@ -68,15 +58,14 @@ func newHandler(t testing.TB) (*Handler, *connections.Store, *status.Store) {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	h, conns, statuses := newHandler(t)
-	poster := &latePoster{}
-	h.Poster = poster
 	route := lambda.NewHandler(h.Handle)
-	gw := wsgatewaytest.Start(t, wsgateway.Options{Routes: map[string]lambda.Handler{
-		wsgateway.RouteConnect: route, wsgateway.RouteDisconnect: route, wsgateway.RouteDefault: route,
-	}})
-	f := &fixture{conns: conns, statuses: statuses, gw: gw, api: wsgatewaytest.Management(gw)}
-	poster.c.Store(f.api)
-	return f
+	gw := wsgatewaytest.Start(t, wsgateway.Options{
+		Routes: map[string]lambda.Handler{
+			wsgateway.RouteConnect: route, wsgateway.RouteDisconnect: route, wsgateway.RouteDefault: route,
+		},
+		RouteResponses: []string{wsgateway.RouteDefault},
+	})
+	return &fixture{conns: conns, statuses: statuses, gw: gw, api: wsgatewaytest.Management(gw)}
 }
 
 func token(t testing.TB, key []byte, user, audience string, ttl time.Duration, now time.Time) string {
@@ -270,24 +259,9 @@ func TestStatusSnapshot(t *testing.T) {
 	})
 }
 
-// recordingPoster keeps what was posted.
-type recordingPoster struct {
-	mu    sync.Mutex
-	posts map[string][][]byte
-}
-
-func (r *recordingPoster) PostToConnection(_ context.Context, in *apigatewaymanagementapi.PostToConnectionInput, _ ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.posts[*in.ConnectionId] = append(r.posts[*in.ConnectionId], in.Data)
-	return &apigatewaymanagementapi.PostToConnectionOutput{}, nil
-}
-
 // TestTestdataEvents sends API Gateway's own event shapes (testdata/) through the Lambda boundary.
 func TestTestdataEvents(t *testing.T) {
 	h, conns, statuses := newHandler(t)
-	poster := &recordingPoster{posts: map[string][][]byte{}}
-	h.Poster = poster
 	h.Now = func() time.Time { return time.Unix(1764095400+10, 0) } // while testdata's token is valid
 	enqueue(t, statuses, "user-a", "default")
 	const id = "CN3kZdMsoAMCJ0g="
@@ -310,37 +284,40 @@ func TestTestdataEvents(t *testing.T) {
 	steps := []struct {
 		name  string
 		file  string
-		check func(t *testing.T)
+		check func(t *testing.T, resp events.APIGatewayProxyResponse)
 	}{
-		{name: "connect stores user-a's connection", file: "connect.json", check: func(t *testing.T) {
+		{name: "connect stores user-a's connection", file: "connect.json", check: func(t *testing.T, _ events.APIGatewayProxyResponse) {
 			if user, err := conns.UserOf(context.Background(), id); err != nil || user != "user-a" {
 				t.Errorf("UserOf = %q, %v; want user-a", user, err)
 			}
 		}},
-		{name: "status request posts the snapshot", file: "status-message.json", check: func(t *testing.T) {
-			posts := poster.posts[id]
-			if len(posts) != 1 {
-				t.Fatalf("%d posts to %s, want 1", len(posts), id)
-			}
-			if ev := decode(t, posts[0]); ev.Type != connections.EventStatus || ev.Record.UserID != "user-a" {
-				t.Errorf("posted %s", posts[0])
+		{name: "status request answers the snapshot as the response body", file: "status-message.json", check: func(t *testing.T, resp events.APIGatewayProxyResponse) {
+			if ev := decode(t, []byte(resp.Body)); ev.Type != connections.EventStatus || ev.Record == nil || ev.Record.UserID != "user-a" || ev.Record.ConfigID != "default" {
+				t.Errorf("body %s, want user-a's default status event", resp.Body)
 			}
 		}},
-		{name: "disconnect removes it", file: "disconnect.json", check: func(t *testing.T) {
+		{name: "disconnect removes it", file: "disconnect.json", check: func(t *testing.T, _ events.APIGatewayProxyResponse) {
 			if _, err := conns.UserOf(context.Background(), id); !errors.Is(err, connections.ErrNotFound) {
 				t.Errorf("UserOf after disconnect: %v, want ErrNotFound", err)
 			}
 		}},
-		{name: "a second disconnect is fine", file: "disconnect.json", check: func(*testing.T) {}},
+		{name: "a second disconnect is fine", file: "disconnect.json", check: func(*testing.T, events.APIGatewayProxyResponse) {}},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			if resp := invoke(t, s.file); resp.StatusCode != http.StatusOK {
+			resp := invoke(t, s.file)
+			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("statusCode %d, want 200", resp.StatusCode)
 			}
-			s.check(t)
+			s.check(t, resp)
 		})
 	}
+	t.Run("status request of a connection no longer stored answers ask again", func(t *testing.T) {
+		resp := invoke(t, "status-message.json")
+		if ev := decode(t, []byte(resp.Body)); resp.StatusCode != http.StatusOK || ev.Type != connections.EventError || ev.Message == "" {
+			t.Errorf("statusCode %d body %s, want 200 with an error event", resp.StatusCode, resp.Body)
+		}
+	})
 	t.Run("the same connect after the token expired is refused", func(t *testing.T) {
 		h.Now = func() time.Time { return time.Unix(1764099000, 0) }
 		resp := invoke(t, "connect.json")
@@ -351,4 +328,22 @@ func TestTestdataEvents(t *testing.T) {
 			t.Errorf("refused connect stored the connection: %v", err)
 		}
 	})
+}
+
+// A failed dependency is an error (API Gateway: "Internal server error" to the client and an
+// Errors metric), not an answer.
+func TestStatusReadFailureIsAnError(t *testing.T) {
+	h, conns, _ := newHandler(t)
+	h.Status = &status.Store{DB: connectionstest.DynamoDB(t), Table: connectionstest.TableName("missing")}
+	const id = "CN3kZdMsoAMCJ0g=" // testdata's connection
+	if err := conns.Put(context.Background(), "user-a", id, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := os.ReadFile("testdata/status-message.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload); err == nil {
+		t.Errorf("Invoke = %s, nil; want the status table's error", out)
+	}
 }

@@ -1,7 +1,7 @@
 // Command wsconnect is the Lambda behind the status WebSocket API's $connect, $disconnect and
 // $default routes: it admits a connection only with a valid signed token, remembers which user it
-// belongs to, and answers {"action":"status"} with the current snapshot. See handler.go and
-// docs/websocket.md.
+// belongs to, and answers {"action":"status"} with the current snapshot as its response body
+// (the message route has a route response). See handler.go and docs/websocket.md.
 package main
 
 import (
@@ -10,9 +10,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -24,10 +22,10 @@ import (
 func main() {
 	ctx := context.Background()
 	log := obs.NewLogger(os.Stdout, os.Getenv("LOG_LEVEL"))
-	conns, statuses, endpoint, aud := os.Getenv("CONNECTIONS_TABLE"), os.Getenv("STATUS_TABLE"), os.Getenv("WEBSOCKET_ENDPOINT"), os.Getenv("TOKEN_AUDIENCE")
+	conns, statuses, aud := os.Getenv("CONNECTIONS_TABLE"), os.Getenv("STATUS_TABLE"), os.Getenv("TOKEN_AUDIENCE")
 	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil || conns == "" || statuses == "" || endpoint == "" || aud == "" {
-		fmt.Fprintf(os.Stderr, "wsconnect: CONNECTIONS_TABLE=%q STATUS_TABLE=%q WEBSOCKET_ENDPOINT=%q TOKEN_AUDIENCE=%q, AWS config: %v\n", conns, statuses, endpoint, aud, err)
+	if err != nil || conns == "" || statuses == "" || aud == "" {
+		fmt.Fprintf(os.Stderr, "wsconnect: CONNECTIONS_TABLE=%q STATUS_TABLE=%q TOKEN_AUDIENCE=%q, AWS config: %v\n", conns, statuses, aud, err)
 		os.Exit(1)
 	}
 	secret, err := tokenSecret(ctx, os.Getenv, secretsmanager.NewFromConfig(cfg))
@@ -41,10 +39,7 @@ func main() {
 		Audience:    aud,
 		Connections: &connections.Store{DB: db, Table: conns},
 		Status:      &status.Store{DB: db, Table: statuses},
-		Poster: apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
-			o.BaseEndpoint = aws.String(endpoint)
-		}),
-		Log: log,
+		Log:         log,
 	}
 	lambda.Start(h.Handle)
 }
