@@ -12,15 +12,19 @@ import (
 // deployment credentials with and the deployer decrypts with (shared/credentials).
 var EncryptionContextKeys = []string{"userId", "configId"}
 
-// Keys holds the credentials key, the WebSocket token secret and the app's publisher role.
+// Keys holds the credentials key, the WebSocket token secret and the two roles the app assumes.
 type Keys struct {
 	// Key encrypts the deployment URL + deploy key (envelope by the app, Decrypt by the deployer).
 	Key awskms.Key
 	// TokenSecret is the HMAC key that signs WebSocket tokens (its SecretString, 64 characters).
 	TokenSecret awssecretsmanager.Secret
-	// Publisher is the role the app assumes to encrypt credentials, publish deploy messages and
-	// mint WebSocket tokens.
+	// Publisher is the role the app assumes to encrypt credentials and publish deploy messages:
+	// kms:Encrypt (context-bound) and sqs:SendMessage, nothing else.
 	Publisher awsiam.Role
+	// TokenSigner is the role the app assumes to read TokenSecret and sign browsers' WebSocket
+	// tokens. It is not the publisher: reading a secret is not publishing (issue 5), and a leaked
+	// publisher credential must not let anyone open another user's status socket.
+	TokenSigner awsiam.Role
 }
 
 func newKeys(stack awscdk.Stack, p StackProps) *Keys {
@@ -42,13 +46,18 @@ func newKeys(stack awscdk.Stack, p StackProps) *Keys {
 		trusted = awsiam.NewAccountPrincipal(jsii.String(p.PublisherAccountID))
 	}
 	publisher := awsiam.NewRole(stack, jsii.String("PublisherRole"), &awsiam.RoleProps{
-		Description: jsii.String("byod-deployer: the app encrypts credentials, publishes deploy messages and mints WebSocket tokens"),
+		Description: jsii.String("byod-deployer: the app encrypts credentials and publishes deploy messages"),
 		AssumedBy:   trusted,
 	})
-	// kms:Encrypt only, and only with exactly the design's context keys present.
+	// kms:Encrypt only, and only with exactly the design's context keys present. sqs:SendMessage
+	// is granted with the queue (queue.go).
 	publisher.AddToPolicy(contextBoundStatement("kms:Encrypt", key))
-	secret.GrantRead(publisher, nil)
-	return &Keys{Key: key, TokenSecret: secret, Publisher: publisher}
+	signer := awsiam.NewRole(stack, jsii.String("TokenSignerRole"), &awsiam.RoleProps{
+		Description: jsii.String("byod-deployer: the app reads the WebSocket token secret to sign browsers' tokens"),
+		AssumedBy:   trusted,
+	})
+	secret.GrantRead(signer, nil)
+	return &Keys{Key: key, TokenSecret: secret, Publisher: publisher, TokenSigner: signer}
 }
 
 // contextBoundStatement allows action on key only when the request's encryption context has

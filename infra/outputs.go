@@ -13,10 +13,14 @@ const (
 	OutputConnectionsTable     = "ConnectionsTableName"
 	OutputKeyARN               = "CredentialsKeyArn"
 	OutputPublisherRoleARN     = "PublisherRoleArn"
+	OutputTokenSignerRoleARN   = "TokenSignerRoleArn"
 	OutputTokenSecretARN       = "TokenSecretArn"
 	OutputAlarmTopicARN        = "AlarmTopicArn"
 	OutputDashboardName        = "DashboardName"
 	ExportPublisherRoleARNName = "ByodDeployer-PublisherRoleArn"
+	// ExportTokenSignerRoleARNName is exported apart from the publisher's, so an app can hand the
+	// two roles to different parts of its backend.
+	ExportTokenSignerRoleARNName = "ByodDeployer-TokenSignerRoleArn"
 )
 
 func newOutputs(stack awscdk.Stack, s *Stack, d *Dashboard) {
@@ -36,7 +40,12 @@ func newOutputs(stack awscdk.Stack, s *Stack, d *Dashboard) {
 	out(OutputDashboardName, d.Dashboard.DashboardName(), "CloudWatch dashboard")
 	awscdk.NewCfnOutput(stack, jsii.String(OutputPublisherRoleARN), &awscdk.CfnOutputProps{
 		Value:       s.Keys.Publisher.RoleArn(),
-		Description: jsii.String("role the app assumes: kms:Encrypt, sqs:SendMessage, read the token secret"),
+		Description: jsii.String("role the app assumes to publish: kms:Encrypt (context userId, configId), sqs:SendMessage"),
 		ExportName:  jsii.String(ExportPublisherRoleARNName),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String(OutputTokenSignerRoleARN), &awscdk.CfnOutputProps{
+		Value:       s.Keys.TokenSigner.RoleArn(),
+		Description: jsii.String("role the app assumes to read the token secret and sign WebSocket tokens"),
+		ExportName:  jsii.String(ExportTokenSignerRoleARNName),
 	})
 }

@@ -320,21 +320,50 @@ func TestKMSPermissions(t *testing.T) {
 	}
 }
 
-func TestPublisherRoleIsLeastPrivilege(t *testing.T) {
+// The app's two roles: the publisher may only kms:Encrypt (context-bound, TestKMSPermissions) the
+// credentials and sqs:SendMessage to the deploy queue (issue 5); the token signer only reads the
+// token secret. Each is exactly that: no other statement, inline policy or managed policy.
+func TestAppRolesAreLeastPrivilege(t *testing.T) {
 	s := defaultStack(t)
-	publisherRole := s.id(s.stack.Keys.Publisher)
-	var actions []string
-	for _, st := range s.statements() {
-		for _, r := range st.roles {
-			if r == publisherRole {
-				actions = append(actions, st.actions...)
-			}
-		}
+	cases := []struct {
+		name string
+		role string
+		want map[string]string // action -> logical id of the only resource it is on
+	}{
+		{"publisher", s.id(s.stack.Keys.Publisher), map[string]string{
+			"kms:Encrypt":     s.id(s.stack.Keys.Key),
+			"sqs:SendMessage": s.id(s.stack.Queue.Deploy),
+		}},
+		{"token signer", s.id(s.stack.Keys.TokenSigner), map[string]string{
+			"secretsmanager:DescribeSecret": s.id(s.stack.Keys.TokenSecret),
+			"secretsmanager:GetSecretValue": s.id(s.stack.Keys.TokenSecret),
+		}},
 	}
-	sort.Strings(actions)
-	want := []string{"kms:Encrypt", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "sqs:SendMessage"}
-	if strings.Join(actions, ",") != strings.Join(want, ",") {
-		t.Errorf("publisher role actions = %v, want %v", actions, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[string]string{}
+			for _, st := range s.statements() {
+				if !contains(st.roles, tc.role) {
+					continue
+				}
+				for _, a := range st.actions {
+					got[a] = st.resources
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("%s role actions = %s, want exactly %s", tc.name, js(got), js(tc.want))
+			}
+			for action, resource := range tc.want {
+				on, ok := got[action]
+				if !ok || strings.Count(on, `"`+resource+`"`) == 0 || strings.HasPrefix(on, "[") {
+					t.Errorf("%s role: %s on %s, want it on %s only", tc.name, action, on, resource)
+				}
+			}
+			role := props(s.resources("AWS::IAM::Role")[tc.role])
+			if role["Policies"] != nil || role["ManagedPolicyArns"] != nil {
+				t.Errorf("%s role has inline or managed policies: %s", tc.name, js(role))
+			}
+		})
 	}
 }
 
@@ -365,7 +394,7 @@ func TestManageConnectionsOnlyNotifier(t *testing.T) {
 
 func TestTokenSecretReaders(t *testing.T) {
 	s := defaultStack(t)
-	want := []string{s.id(s.stack.Functions.WSConnect.Role()), s.id(s.stack.Keys.Publisher)}
+	want := []string{s.id(s.stack.Functions.WSConnect.Role()), s.id(s.stack.Keys.TokenSigner)}
 	sort.Strings(want)
 	var got []string
 	for _, st := range s.statements() {
@@ -375,7 +404,7 @@ func TestTokenSecretReaders(t *testing.T) {
 	}
 	sort.Strings(got)
 	if js(got) != js(want) {
-		t.Errorf("token secret readers = %v, want %v (wsconnect and the publisher)", got, want)
+		t.Errorf("token secret readers = %v, want %v (wsconnect and the token signer)", got, want)
 	}
 }
 
@@ -545,14 +574,20 @@ func TestOutputs(t *testing.T) {
 	s := defaultStack(t)
 	outputs, _ := s.json["Outputs"].(map[string]any)
 	for _, name := range []string{OutputQueueURL, OutputWebSocketURL, OutputStatusTable, OutputConnectionsTable,
-		OutputKeyARN, OutputPublisherRoleARN, OutputTokenSecretARN, OutputAlarmTopicARN, OutputDashboardName} {
+		OutputKeyARN, OutputPublisherRoleARN, OutputTokenSignerRoleARN, OutputTokenSecretARN, OutputAlarmTopicARN, OutputDashboardName} {
 		if _, ok := outputs[name]; !ok {
 			t.Errorf("no output %s", name)
 		}
 	}
-	export, _ := outputs[OutputPublisherRoleARN].(map[string]any)["Export"].(map[string]any)
-	if export["Name"] != ExportPublisherRoleARNName {
-		t.Errorf("publisher role ARN export = %v, want %s", export["Name"], ExportPublisherRoleARNName)
+	for output, want := range map[string]struct{ export, role string }{
+		OutputPublisherRoleARN:   {ExportPublisherRoleARNName, s.id(s.stack.Keys.Publisher)},
+		OutputTokenSignerRoleARN: {ExportTokenSignerRoleARNName, s.id(s.stack.Keys.TokenSigner)},
+	} {
+		o, _ := outputs[output].(map[string]any)
+		export, _ := o["Export"].(map[string]any)
+		if export["Name"] != want.export || !ref(o["Value"], want.role) {
+			t.Errorf("output %s = %s, want the ARN of %s exported as %s", output, js(o), want.role, want.export)
+		}
 	}
 	if !strings.Contains(js(outputs[OutputWebSocketURL]), "wss://") {
 		t.Errorf("WebSocket URL output = %s, want wss://", js(outputs[OutputWebSocketURL]))
