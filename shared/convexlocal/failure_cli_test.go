@@ -141,7 +141,7 @@ func postJSON(tb testing.TB, url, auth string, body any) map[string]any {
 	if auth != "" {
 		auth = "Convex " + auth
 	}
-	got := do(tb, http.MethodPost, url, auth, data, false)
+	got := do(tb, http.MethodPost, url, auth, data, encPlain)
 	var out map[string]any
 	if err := json.Unmarshal([]byte(got.body), &out); err != nil {
 		tb.Fatalf("%s: %d %q: %v", url, got.status, got.body, err)
@@ -202,6 +202,15 @@ func TestQueryAfterDeploy(t *testing.T) {
 		if res.code != 0 || !strings.Contains(res.out, `"pong"`) {
 			t.Errorf("convex run exited %d:\n%s", res.code, res.out)
 		}
+	})
+	t.Run("convex run with a wrong key", func(t *testing.T) {
+		other := convexlocaltest.AdminKey(t, "local")
+		res := runCLI(t, dir, nil, "run", "functions:ping", "--env-file", envFile(t, srv.URL(), other))
+		want := `Failed to run function "functions:ping":` + "\nError: " + badKeyBody
+		if res.code != 1 || !strings.Contains(res.out, want) {
+			t.Errorf("convex run with a wrong key exited %d, want 1 with %q:\n%s", res.code, want, res.out)
+		}
+		assertNoKey(t, other, res.out)
 	})
 }
 

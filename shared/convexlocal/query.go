@@ -67,7 +67,15 @@ func (s *Server) function(w http.ResponseWriter, r *http.Request) {
 	s.call(w, r, true)
 }
 
+// call runs a function. A request without an admin key is a public call, as on a real
+// deployment; one whose `Authorization: Convex` header carries a wrong key is refused with 401
+// BadAdminKey before anything else, as the backend authenticates it first.
 func (s *Server) call(w http.ResponseWriter, r *http.Request, anyKind bool) {
+	key, admin := adminHeader(r)
+	if admin && !s.keyOK(key) {
+		writeError(w, errBadAdminKey)
+		return
+	}
 	var req callRequest
 	if e := decodeJSON(r, &req); e != nil {
 		writeError(w, e)
@@ -83,7 +91,6 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, anyKind bool) {
 		writeError(w, &apiError{Status: 400, Code: "InvalidArgs", Message: "Function arguments must be an object or an array holding one object."})
 		return
 	}
-	admin := s.keyOK(headerKey(r))
 	s.mu.Lock()
 	var fn *analyzedFunction
 	for _, f := range s.st.functions[module] {

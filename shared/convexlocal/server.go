@@ -422,13 +422,24 @@ func (s *Server) keyOK(presented string) bool {
 
 // headerKey is the key of an `Authorization: Convex <key>` (or `Bearer <key>`) header.
 func headerKey(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	for _, scheme := range []string{"Convex ", "Bearer "} {
-		if k, ok := strings.CutPrefix(h, scheme); ok {
-			return strings.TrimSpace(k)
-		}
+	if k, ok := adminHeader(r); ok {
+		return k
+	}
+	if k, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(k)
 	}
 	return ""
+}
+
+// adminHeader is the key of an `Authorization: Convex <key>` header, the scheme in any case as
+// the backend reads it; ok is false when the request carries no such header.
+func adminHeader(r *http.Request) (key string, ok bool) {
+	h := r.Header.Get("Authorization")
+	const scheme = "convex "
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(scheme):]), true
 }
 
 // authorize checks the body key (the backend's deploy endpoints authenticate from it), or the

@@ -2,6 +2,7 @@ package convexlocal_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,14 +27,28 @@ type httpResult struct {
 	body   string
 }
 
-// do sends one request; brotli compresses the body as the CLI does for push calls.
-func do(tb testing.TB, method, url, auth string, body []byte, compress bool) httpResult {
+// Request body encodings for do: the CLI brotli-compresses its push calls; gzip is the other
+// encoding the deployment reads.
+const (
+	encPlain  = ""
+	encBrotli = "br"
+	encGzip   = "gzip"
+)
+
+// do sends one request, its body compressed with encoding (encPlain, encBrotli or encGzip).
+func do(tb testing.TB, method, url, auth string, body []byte, encoding string) httpResult {
 	tb.Helper()
 	var rd io.Reader
 	if body != nil {
-		if compress {
-			var buf bytes.Buffer
-			w := brotli.NewWriterLevel(&buf, 4)
+		var buf bytes.Buffer
+		var w io.WriteCloser
+		switch encoding {
+		case encBrotli:
+			w = brotli.NewWriterLevel(&buf, 4)
+		case encGzip:
+			w = gzip.NewWriter(&buf)
+		}
+		if w != nil {
 			if _, err := w.Write(body); err != nil {
 				tb.Fatal(err)
 			}
@@ -49,8 +64,8 @@ func do(tb testing.TB, method, url, auth string, body []byte, compress bool) htt
 		tb.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if compress {
-		req.Header.Set("Content-Encoding", "br")
+	if encoding != encPlain {
+		req.Header.Set("Content-Encoding", encoding)
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -77,38 +92,52 @@ func TestAuthAndPreflight(t *testing.T) {
 	forbidden, fkey := start(t, convexlocal.Options{Fail: convexlocal.FailForbidden})
 	other := convexlocaltest.AdminKey(t, "local")
 	hashes := func(k string) []byte { return []byte(`{"version":"1.48.0","adminKey":"` + k + `"}`) }
+	ping := []byte(`{"path":"functions:ping","args":{}}`)
+	const notFound = `{"status":"error","errorMessage":"Could not find public function for 'functions:ping'."}`
 	cases := []struct {
 		name       string
 		method     string
 		url        string
 		auth       string
 		body       []byte
-		compress   bool
+		encoding   string
 		wantStatus int
 		wantBody   string // exact, or a prefix ending in "*"
 	}{
-		{"instance name", "GET", srv.URL() + "/instance_name", "", nil, false, 200, "local"},
-		{"check key", "GET", srv.URL() + "/api/check_admin_key", "Convex " + key, nil, false, 200, ""},
-		{"check prefixed key", "GET", srv.URL() + "/api/check_admin_key", "Convex prod:" + key, nil, false, 200, ""},
-		{"check wrong key", "GET", srv.URL() + "/api/check_admin_key", "Convex " + other, nil, false, 401, badKeyBody},
-		{"check without key", "GET", srv.URL() + "/api/check_admin_key", "", nil, false, 401, badKeyBody},
-		{"check forbidden key", "GET", forbidden.URL() + "/api/check_admin_key", "Convex " + fkey, nil, false, 403, forbiddenBody},
-		{"hashes body key", "POST", srv.URL() + "/api/get_config_hashes", "", hashes(key), false, 200,
+		{"instance name", "GET", srv.URL() + "/instance_name", "", nil, encPlain, 200, "local"},
+		{"check key", "GET", srv.URL() + "/api/check_admin_key", "Convex " + key, nil, encPlain, 200, ""},
+		{"check prefixed key", "GET", srv.URL() + "/api/check_admin_key", "Convex prod:" + key, nil, encPlain, 200, ""},
+		{"check wrong key", "GET", srv.URL() + "/api/check_admin_key", "Convex " + other, nil, encPlain, 401, badKeyBody},
+		{"check without key", "GET", srv.URL() + "/api/check_admin_key", "", nil, encPlain, 401, badKeyBody},
+		{"check forbidden key", "GET", forbidden.URL() + "/api/check_admin_key", "Convex " + fkey, nil, encPlain, 403, forbiddenBody},
+		{"check key by POST", "POST", srv.URL() + "/api/check_admin_key", "Convex " + key, nil, encPlain, 200, ""},
+		{"check wrong key by POST", "POST", srv.URL() + "/api/check_admin_key", "Convex " + other, nil, encPlain, 401, badKeyBody},
+		{"hashes body key", "POST", srv.URL() + "/api/get_config_hashes", "", hashes(key), encPlain, 200,
 			`{"config":{"authInfo":[],"functions":"convex/"},"moduleHashes":[],"nodeVersion":null,"udfServerVersion":null}`},
-		{"hashes brotli body", "POST", srv.URL() + "/api/get_config_hashes", "", hashes(key), true, 200, `{"config":*`},
+		{"hashes brotli body", "POST", srv.URL() + "/api/get_config_hashes", "", hashes(key), encBrotli, 200, `{"config":*`},
+		{"hashes gzip body", "POST", srv.URL() + "/api/get_config_hashes", "", hashes(key), encGzip, 200, `{"config":*`},
+		{"hashes bad gzip body", "POST", srv.URL() + "/api/get_config_hashes", "", nil, encGzip, 400, `{"code":"BadRequest",*`},
 		// The deploy endpoints authenticate from the body: a right header does not rescue a wrong body key.
-		{"hashes wrong body key", "POST", srv.URL() + "/api/get_config_hashes", "Convex " + key, hashes(other), false, 401, badKeyBody},
-		{"hashes header key only", "POST", srv.URL() + "/api/get_config_hashes", "Convex " + key, []byte(`{"version":"1.48.0"}`), false, 200, `{"config":*`},
-		{"start_push wrong key", "POST", srv.URL() + "/api/deploy2/start_push", "", []byte(`{"adminKey":"` + other + `"}`), true, 401, badKeyBody},
-		{"start_push forbidden", "POST", forbidden.URL() + "/api/deploy2/start_push", "", []byte(`{"adminKey":"` + fkey + `"}`), true, 403, forbiddenBody},
-		{"canonical urls", "GET", srv.URL() + "/api/v1/get_canonical_urls", "Convex " + key, nil, false, 200,
+		{"hashes wrong body key", "POST", srv.URL() + "/api/get_config_hashes", "Convex " + key, hashes(other), encPlain, 401, badKeyBody},
+		{"hashes header key only", "POST", srv.URL() + "/api/get_config_hashes", "Convex " + key, []byte(`{"version":"1.48.0"}`), encPlain, 200, `{"config":*`},
+		{"start_push wrong key", "POST", srv.URL() + "/api/deploy2/start_push", "", []byte(`{"adminKey":"` + other + `"}`), encBrotli, 401, badKeyBody},
+		{"start_push forbidden", "POST", forbidden.URL() + "/api/deploy2/start_push", "", []byte(`{"adminKey":"` + fkey + `"}`), encBrotli, 403, forbiddenBody},
+		{"canonical urls", "GET", srv.URL() + "/api/v1/get_canonical_urls", "Convex " + key, nil, encPlain, 200,
 			`{"convexCloudUrl":"` + srv.URL() + `","convexSiteUrl":"` + srv.URL() + `"}`},
-		{"version api", "GET", srv.URL() + "/v1/version", "", nil, false, 200, `{"message":null}`},
-		{"unknown route", "GET", srv.URL() + "/api/nope", "", nil, false, 404, ""},
+		// Function calls: no key is a public call; a wrong admin key is refused like everywhere else.
+		{"query without key", "POST", srv.URL() + "/api/query", "", ping, encPlain, 200, notFound},
+		{"query wrong key", "POST", srv.URL() + "/api/query", "Convex " + other, ping, encPlain, 401, badKeyBody},
+		{"query wrong key, lower-case scheme", "POST", srv.URL() + "/api/query", "convex " + other, ping, encPlain, 401, badKeyBody},
+		{"function wrong key", "POST", srv.URL() + "/api/function", "Convex " + other, ping, encPlain, 401, badKeyBody},
+		{"function right key", "POST", srv.URL() + "/api/function", "Convex " + key, ping, encPlain, 200, notFound},
+		// A Bearer token is a user's token on a real deployment, never an admin key.
+		{"query user token", "POST", srv.URL() + "/api/query", "Bearer " + other, ping, encPlain, 200, notFound},
+		{"version api", "GET", srv.URL() + "/v1/version", "", nil, encPlain, 200, `{"message":null}`},
+		{"unknown route", "GET", srv.URL() + "/api/nope", "", nil, encPlain, 404, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := do(t, tc.method, tc.url, tc.auth, tc.body, tc.compress)
+			got := do(t, tc.method, tc.url, tc.auth, tc.body, tc.encoding)
 			match := got.body == tc.wantBody
 			if prefix, ok := strings.CutSuffix(tc.wantBody, "*"); ok {
 				match = strings.HasPrefix(got.body, prefix)
@@ -143,13 +172,13 @@ func TestRaceBetweenPushes(t *testing.T) {
 	srv, key := start(t, convexlocal.Options{})
 	body := pushBody(t, srv.URL(), key)
 	startPush := func() json.RawMessage {
-		got := do(t, "POST", srv.URL()+"/api/deploy2/start_push", "", body, true)
+		got := do(t, "POST", srv.URL()+"/api/deploy2/start_push", "", body, encBrotli)
 		if got.status != 200 {
 			t.Fatalf("start_push: %d %s", got.status, got.body)
 		}
 		return json.RawMessage(got.body)
 	}
-	call := func(path string, startResp json.RawMessage, compress bool) httpResult {
+	call := func(path string, startResp json.RawMessage, encoding string) httpResult {
 		var sp struct {
 			SchemaChange json.RawMessage `json:"schemaChange"`
 		}
@@ -158,24 +187,24 @@ func TestRaceBetweenPushes(t *testing.T) {
 		}
 		req := map[string]any{"adminKey": key, "dryRun": false, "schemaChange": sp.SchemaChange, "timeoutMs": 10000, "startPush": startResp}
 		data, _ := json.Marshal(req)
-		return do(t, "POST", srv.URL()+path, "", data, compress)
+		return do(t, "POST", srv.URL()+path, "", data, encoding)
 	}
 	first, second := startPush(), startPush()
 	cases := []struct {
 		name     string
 		path     string
 		push     json.RawMessage
-		compress bool
+		encoding string
 		status   int
 		body     string
 	}{
-		{"first wait loses", "/api/deploy2/wait_for_schema", first, false, 200, `{"type":"raceDetected"}`},
-		{"first finish loses", "/api/deploy2/finish_push", first, true, 409, `{"code":"RaceDetected",*`},
-		{"second wait completes", "/api/deploy2/wait_for_schema", second, false, 200, `{"type":"complete"}`},
-		{"second finish commits", "/api/deploy2/finish_push", second, true, 200, `{"authDiff":*`},
+		{"first wait loses", "/api/deploy2/wait_for_schema", first, encPlain, 200, `{"type":"raceDetected"}`},
+		{"first finish loses", "/api/deploy2/finish_push", first, encBrotli, 409, `{"code":"RaceDetected",*`},
+		{"second wait completes", "/api/deploy2/wait_for_schema", second, encPlain, 200, `{"type":"complete"}`},
+		{"second finish commits", "/api/deploy2/finish_push", second, encBrotli, 200, `{"authDiff":*`},
 	}
 	for _, tc := range cases {
-		got := call(tc.path, tc.push, tc.compress)
+		got := call(tc.path, tc.push, tc.encoding)
 		prefix, _ := strings.CutSuffix(tc.body, "*")
 		if got.status != tc.status || !strings.HasPrefix(got.body, prefix) {
 			t.Errorf("%s: got %d %s, want %d %s", tc.name, got.status, got.body, tc.status, tc.body)
@@ -202,7 +231,7 @@ func TestHangNeverAnswersAndCloses(t *testing.T) {
 	tr := &http.Transport{}
 	client := &http.Client{Transport: tr}
 
-	if got := do(t, "GET", srv.URL()+"/_local/state", "", nil, false); got.status != 200 {
+	if got := do(t, "GET", srv.URL()+"/_local/state", "", nil, encPlain); got.status != 200 {
 		t.Errorf("/_local/state while hanging: %d %s", got.status, got.body)
 	}
 	wrote := make(chan struct{})
