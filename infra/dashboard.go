@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -88,19 +89,22 @@ func newDashboard(stack awscdk.Stack, p StackProps, s *Stack) *Dashboard {
 			Period: period,
 		})
 	}
+	// A term with no datapoint in a period makes the whole expression missing there, so every
+	// term that may be absent while the result is still meaningful is FILLed with 0. `finished`
+	// is not: with no finished deploy there is no rate (missing, not breaching) and nothing failed.
 	failureRate := outcomes("IF(finished > 0, 100 * (finished - FILL(ok, 0)) / finished, 0)", "failure rate %",
 		awscdk.Duration_Minutes(jsii.Number(15)))
 	failedTotal := outcomes("finished - FILL(ok, 0)", "failed", five)
+	// Lambda publishes a function's metrics only for periods it was active in: unfilled, one idle
+	// function would make the sum missing (not breaching) and hide the others' throttles.
 	throttleUsing := map[string]awscloudwatch.IMetric{}
-	expr := ""
+	var terms []string
 	for i, fn := range f.All() {
 		id := fmt.Sprintf("t%d", i)
 		throttleUsing[id] = fn.MetricThrottles(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: five})
-		if expr != "" {
-			expr += " + "
-		}
-		expr += id
+		terms = append(terms, "FILL("+id+", 0)")
 	}
+	expr := strings.Join(terms, " + ")
 	throttles := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression: jsii.String(expr), UsingMetrics: &throttleUsing, Label: jsii.String("throttles, all functions"), Period: five,
 	})

@@ -526,12 +526,35 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("failure-rate alarm lacks %s: %s", want, rate)
 		}
 	}
-	// The throttles alarm covers every function.
-	throttles := js(props(alarms[s.id(s.stack.Dashboard.Alarms["ThrottlesAlarm"])]))
-	for i, fn := range s.stack.Functions.All() {
-		if !strings.Contains(throttles, s.id(fn)) {
-			t.Errorf("throttles alarm misses %s", FunctionNames[i])
+	// The throttles alarm sums every function's Throttles, each term FILLed with 0: a function
+	// with no datapoint in a period would otherwise make the sum missing (not breaching).
+	var expr string
+	termOf := map[string]string{} // function logical id -> metric id
+	for _, m := range props(alarms[s.id(s.stack.Dashboard.Alarms["ThrottlesAlarm"])])["Metrics"].([]any) {
+		m := m.(map[string]any)
+		if e, ok := m["Expression"].(string); ok {
+			expr = e
+			continue
 		}
+		metric, _ := m["MetricStat"].(map[string]any)["Metric"].(map[string]any)
+		dims, _ := metric["Dimensions"].([]any)
+		if metric["MetricName"] != "Throttles" || len(dims) != 1 {
+			t.Errorf("throttles alarm reads %s", js(m))
+			continue
+		}
+		termOf[dims[0].(map[string]any)["Value"].(map[string]any)["Ref"].(string)] = m["Id"].(string)
+	}
+	var terms []string
+	for i, fn := range s.stack.Functions.All() {
+		id, ok := termOf[s.id(fn)]
+		if !ok {
+			t.Errorf("throttles alarm misses %s", FunctionNames[i])
+			continue
+		}
+		terms = append(terms, "FILL("+id+", 0)")
+	}
+	if len(termOf) != len(FunctionNames) || expr != strings.Join(terms, " + ") {
+		t.Errorf("throttles alarm expression %q over %v, want %q", expr, termOf, strings.Join(terms, " + "))
 	}
 }
 
