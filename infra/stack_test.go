@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,15 +40,18 @@ func TestQueueRedriveAndVisibility(t *testing.T) {
 	if !ref(redrive["deadLetterTargetArn"], s.id(s.stack.Queue.DeadLetter)) || redrive["maxReceiveCount"] != float64(MaxReceiveCount) {
 		t.Errorf("RedrivePolicy = %s, want the DLQ after %d receives", js(redrive), MaxReceiveCount)
 	}
+	// Issue 5: the visibility timeout is at least 6 times the deployer's timeout, both as the
+	// template has them (not the code's own constants, which could drift together).
+	const minRatio = 6
 	visibility, _ := deploy["VisibilityTimeout"].(float64)
 	timeout, _ := deployer["Timeout"].(float64)
-	if timeout == 0 || visibility < VisibilityTimeoutRatio*timeout {
-		t.Errorf("visibility timeout %vs < %d x deployer timeout %vs", visibility, VisibilityTimeoutRatio, timeout)
+	if timeout == 0 || visibility < minRatio*timeout {
+		t.Errorf("visibility timeout %vs < %d x deployer timeout %vs", visibility, minRatio, timeout)
 	}
 	// The redriven message still needs the DLQ's own consumer to fit its visibility timeout.
 	deadletter := props(s.resources("AWS::Lambda::Function")[s.id(s.stack.Functions.DeadLetter)])
-	if dlq["VisibilityTimeout"].(float64) < VisibilityTimeoutRatio*deadletter["Timeout"].(float64) {
-		t.Errorf("DLQ visibility %v < %d x deadletter timeout %v", dlq["VisibilityTimeout"], VisibilityTimeoutRatio, deadletter["Timeout"])
+	if dlqTimeout, _ := deadletter["Timeout"].(float64); dlqTimeout == 0 || dlq["VisibilityTimeout"].(float64) < minRatio*dlqTimeout {
+		t.Errorf("DLQ visibility %v < %d x deadletter timeout %v", dlq["VisibilityTimeout"], minRatio, deadletter["Timeout"])
 	}
 	// Every queue refuses plain HTTP.
 	must(t, "deploy queue enforces TLS", func() {
@@ -241,39 +246,61 @@ func TestEventSources(t *testing.T) {
 	}
 }
 
-// statement is one IAM statement from an AWS::IAM::Policy, with the roles it is attached to.
+// statement is one IAM statement of an identity policy (an AWS::IAM::Policy, or a role's
+// inline policy), with the roles it is attached to.
 type statement struct {
 	policy    string
 	roles     []string
 	actions   []string
-	resources string
-	condition map[string]any
+	resources string // the Resource as JSON
+	// anyResource: the Resource is "*" or a list holding "*".
+	anyResource bool
+	condition   map[string]any
 }
 
 func (s *synthesized) statements() []statement {
 	var out []statement
+	add := func(policy string, roles []string, doc any) {
+		for _, st := range doc.(map[string]any)["Statement"].([]any) {
+			m := st.(map[string]any)
+			cond, _ := m["Condition"].(map[string]any)
+			out = append(out, statement{policy: policy, roles: roles, actions: strs(m["Action"]), resources: js(m["Resource"]),
+				anyResource: contains(strs(m["Resource"]), "*"), condition: cond})
+		}
+	}
 	for id, r := range s.resources("AWS::IAM::Policy") {
 		p := props(r)
 		var roles []string
 		for _, role := range p["Roles"].([]any) {
 			roles = append(roles, role.(map[string]any)["Ref"].(string))
 		}
-		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			m := st.(map[string]any)
-			var actions []string
-			switch a := m["Action"].(type) {
-			case string:
-				actions = []string{a}
-			case []any:
-				for _, x := range a {
-					actions = append(actions, x.(string))
-				}
-			}
-			cond, _ := m["Condition"].(map[string]any)
-			out = append(out, statement{policy: id, roles: roles, actions: actions, resources: js(m["Resource"]), condition: cond})
+		add(id, roles, p["PolicyDocument"])
+	}
+	for id, r := range s.resources("AWS::IAM::Role") {
+		policies, _ := props(r)["Policies"].([]any)
+		for _, p := range policies {
+			add(id+" inline", []string{id}, p.(map[string]any)["PolicyDocument"])
 		}
 	}
 	return out
+}
+
+// strs returns a policy element that is a string or a list as its strings; other values (an
+// Fn::GetAtt, a Ref) are left out.
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 func (st statement) has(action string) bool {
@@ -417,13 +444,59 @@ func TestNoBroadPermissions(t *testing.T) {
 			}
 		}
 		// dynamodb:ListStreams has no resource-level permissions; the stream event source needs it.
-		if st.resources == `"*"` && js(st.actions) != `["dynamodb:ListStreams"]` {
-			t.Errorf("policy %s grants %v on every resource", st.policy, st.actions)
+		if st.anyResource && (st.resources != `"*"` || js(st.actions) != `["dynamodb:ListStreams"]`) {
+			t.Errorf("policy %s grants %v on every resource (%s)", st.policy, st.actions, st.resources)
 		}
 	}
 	for id, r := range s.resources("AWS::IAM::Role") {
 		if strings.Contains(js(props(r)["ManagedPolicyArns"]), "FullAccess") {
 			t.Errorf("role %s has a *FullAccess managed policy", id)
+		}
+	}
+}
+
+// The Resource forms TestNoBroadPermissions must catch: "*" alone and "*" inside a list.
+func TestAnyResourceForms(t *testing.T) {
+	cases := []struct {
+		resource string
+		want     bool
+	}{
+		{`"*"`, true},
+		{`["arn:aws:sqs:eu-west-1:111122223333:q", "*"]`, true},
+		{`["*"]`, true},
+		{`{"Fn::GetAtt": ["Queue", "Arn"]}`, false},
+		{`[{"Fn::GetAtt": ["Queue", "Arn"]}, {"Fn::Join": ["", ["x", "/index/*"]]}]`, false},
+		{`"arn:aws:execute-api:eu-west-1:111122223333:api/live/POST/@connections/*"`, false},
+	}
+	for _, tc := range cases {
+		var v any
+		if err := json.Unmarshal([]byte(tc.resource), &v); err != nil {
+			t.Fatal(err)
+		}
+		if got := contains(strs(v), "*"); got != tc.want {
+			t.Errorf("Resource %s: every resource = %v, want %v", tc.resource, got, tc.want)
+		}
+	}
+}
+
+// The credentials key's policy is CDK's default: kms:* for the account root only, which
+// delegates to IAM, so the identity policies above are the whole story. No other principal, no
+// service and no "*" principal is named in it.
+func TestKeyPolicy(t *testing.T) {
+	s := defaultStack(t)
+	root := `{"AWS":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::",{"Ref":"AWS::AccountId"},":root"]]}}`
+	doc := props(s.resources("AWS::KMS::Key")[s.id(s.stack.Keys.Key)])["KeyPolicy"].(map[string]any)
+	statements := doc["Statement"].([]any)
+	if len(statements) == 0 {
+		t.Fatal("credentials key has no key policy statements")
+	}
+	for _, st := range statements {
+		m := st.(map[string]any)
+		if m["Effect"] != "Allow" {
+			continue
+		}
+		if js(m["Principal"]) != root {
+			t.Errorf("key policy allows %s to %s, want the account root only", js(m["Principal"]), js(m["Action"]))
 		}
 	}
 }
@@ -480,19 +553,21 @@ func TestAlarms(t *testing.T) {
 	s := defaultStack(t)
 	topic := s.id(s.stack.Dashboard.Topic)
 	alarms := s.resources("AWS::CloudWatch::Alarm")
+	dlq, deploy, failures := s.id(s.stack.Queue.DeadLetter), s.id(s.stack.Queue.Deploy), s.id(s.stack.Queue.NotifierFailures)
 	cases := []struct {
 		name      string
 		id        string
 		metric    string // metric name somewhere in the alarm
+		on        string // logical id of the resource its dimensions name; "" for metric math
 		threshold float64
 	}{
-		{"DLQ receives", "DeadLetteredAlarm", "NumberOfMessagesReceived", 1},
-		{"DLQ depth", "DeadLetterDepthAlarm", "ApproximateNumberOfMessagesVisible", 1},
-		{"failure rate", "FailureRateAlarm", MetricDuration, FailureRateThreshold},
-		{"throttles", "ThrottlesAlarm", "Throttles", 1},
-		{"oldest message", "OldestMessageAlarm", "ApproximateAgeOfOldestMessage", OldestMessageAlarmSeconds},
-		{"iterator age", "IteratorAgeAlarm", "IteratorAge", IteratorAgeAlarmMillis},
-		{"notifier failures", "NotifierFailuresAlarm", "ApproximateNumberOfMessagesVisible", 1},
+		{"DLQ receives", "DeadLetteredAlarm", "NumberOfMessagesReceived", dlq, 1},
+		{"DLQ depth", "DeadLetterDepthAlarm", "ApproximateNumberOfMessagesVisible", dlq, 1},
+		{"failure rate", "FailureRateAlarm", MetricDuration, "", FailureRateThreshold},
+		{"throttles", "ThrottlesAlarm", "Throttles", "", 1},
+		{"oldest message", "OldestMessageAlarm", "ApproximateAgeOfOldestMessage", deploy, OldestMessageAlarmSeconds},
+		{"iterator age", "IteratorAgeAlarm", "IteratorAge", s.id(s.stack.Functions.Notifier), IteratorAgeAlarmMillis},
+		{"notifier failures", "NotifierFailuresAlarm", "ApproximateNumberOfMessagesVisible", failures, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -506,6 +581,9 @@ func TestAlarms(t *testing.T) {
 			}
 			if !strings.Contains(js(p), `"`+tc.metric+`"`) {
 				t.Errorf("alarm %s does not read %s: %s", tc.id, tc.metric, js(p))
+			}
+			if dims, _ := p["Dimensions"].([]any); tc.on != "" && (len(dims) != 1 || !ref(dims[0].(map[string]any)["Value"], tc.on)) {
+				t.Errorf("alarm %s dimensions %s, want %s's", tc.id, js(dims), tc.on)
 			}
 			if p["Threshold"] != tc.threshold {
 				t.Errorf("alarm %s threshold = %v, want %v", tc.id, p["Threshold"], tc.threshold)
@@ -565,8 +643,45 @@ func TestDashboardWidgets(t *testing.T) {
 		t.Fatalf("%d dashboards, want 1", len(dashboards))
 	}
 	var body string
+	var parts []any // the body's Fn::Join parts: JSON text and the Refs/GetAtts between them
 	for _, d := range dashboards {
 		body = js(props(d)["DashboardBody"])
+		join, _ := props(d)["DashboardBody"].(map[string]any)["Fn::Join"].([]any)
+		if len(join) == 2 {
+			parts, _ = join[1].([]any)
+		}
+	}
+	// metricOn reports whether the body graphs namespace/metric with its dimension's value the
+	// resource with that logical id: the text before the token ends with the metric's start.
+	metricOn := func(namespace, metric, dimension, id string) bool {
+		start := fmt.Sprintf(`[%q,%q,%q,"`, namespace, metric, dimension)
+		for i := 0; i+1 < len(parts); i++ {
+			if text, ok := parts[i].(string); ok && strings.HasSuffix(text, start) && ref(parts[i+1], id) {
+				return true
+			}
+		}
+		return false
+	}
+	ties := []struct{ name, namespace, metric, dimension, id string }{
+		{"DLQ depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", s.id(s.stack.Queue.DeadLetter)},
+		{"dead-lettered", "AWS/SQS", "NumberOfMessagesReceived", "QueueName", s.id(s.stack.Queue.DeadLetter)},
+		{"oldest message", "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", s.id(s.stack.Queue.Deploy)},
+		{"notifier iterator age", "AWS/Lambda", "IteratorAge", "FunctionName", s.id(s.stack.Functions.Notifier)},
+		{"failed stream batches", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", s.id(s.stack.Queue.NotifierFailures)},
+	}
+	for _, tc := range ties {
+		t.Run(tc.name+" on its resource", func(t *testing.T) {
+			if !metricOn(tc.namespace, tc.metric, tc.dimension, tc.id) {
+				t.Errorf("dashboard has no %s %s for %s %s", tc.namespace, tc.metric, tc.dimension, tc.id)
+			}
+		})
+	}
+	for i, fn := range s.stack.Functions.All() {
+		for _, metric := range []string{"Errors", "Throttles"} {
+			if !metricOn("AWS/Lambda", metric, "FunctionName", s.id(fn)) {
+				t.Errorf("dashboard has no Lambda %s for %s", metric, FunctionNames[i])
+			}
+		}
 	}
 	cases := []struct{ name, want string }{
 		{"outcome widget", "Deployments by outcome"},
@@ -577,11 +692,6 @@ func TestDashboardWidgets(t *testing.T) {
 		{"duration p50", `\"stat\":\"p50\"`},
 		{"duration p95", `\"stat\":\"p95\"`},
 		{"duration metric", MetricDuration},
-		{"DLQ depth", "ApproximateNumberOfMessagesVisible"},
-		{"oldest message", "ApproximateAgeOfOldestMessage"},
-		{"Lambda errors", `\"Errors\"`},
-		{"Lambda throttles", `\"Throttles\"`},
-		{"iterator age", "IteratorAge"},
 		{"alarm status", `\"type\":\"alarm\"`},
 	}
 	for _, tc := range cases {
