@@ -207,6 +207,21 @@ func TestDockerignoreSendsOnlyWhatIsCopied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The comments name the files that read this list; they must exist.
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), DockerignorePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, name := range regexp.MustCompile(`\b(?:infra|layers)/[A-Za-z0-9_.-]*[A-Za-z0-9_]`).FindAllString(line, -1) {
+			if !fileExists(filepath.Join(repoRoot(t), name)) {
+				t.Errorf("%s names %s, which does not exist", DockerignorePath, name)
+			}
+		}
+	}
 	if len(patterns) == 0 || patterns[0] != "*" {
 		t.Fatalf("ignore file must start by excluding everything (`*`), got %q", patterns)
 	}
