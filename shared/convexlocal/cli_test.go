@@ -270,3 +270,27 @@ func TestCLIIndexDiffBetweenPushes(t *testing.T) {
 		t.Errorf("indexes after second push = %q, want %q", names, want)
 	}
 }
+
+// TestCLIDeployUsesEvaluateSchema: the CLI falls back to evaluate_push without a word when
+// evaluate_schema fails, so a broken evaluate_schema would go unnoticed by every other deploy
+// test. A good deploy, and a redeploy that drops indexes, must get evaluate_schema answered 200
+// before start_push, and no evaluate_push at all.
+func TestCLIDeployUsesEvaluateSchema(t *testing.T) {
+	srv, key := start(t, convexlocal.Options{})
+	mustDeploy(t, srv.URL(), key, newProject(t, nil))
+	mustDeploy(t, srv.URL(), key, newProject(t, map[string]string{"convex/schema.ts": smallerSchema}))
+	var seq []string
+	for _, r := range srv.Requests() {
+		if r.Path == "/api/deploy2/report_push_completed" {
+			continue // fire-and-forget: with CI=1 the CLI usually exits before sending it
+		}
+		if r.Status != http.StatusOK {
+			t.Errorf("%s %s answered %d", r.Method, r.Path, r.Status)
+		}
+		seq = append(seq, strings.TrimPrefix(r.Path, "/api/"))
+	}
+	push := []string{"get_config_hashes", "deploy2/evaluate_schema", "deploy2/start_push", "deploy2/wait_for_schema", "deploy2/finish_push"}
+	if want := append(slices.Clone(push), push...); !slices.Equal(seq, want) {
+		t.Errorf("requests of two deploys:\n got %q\nwant %q", seq, want)
+	}
+}
