@@ -119,11 +119,13 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	// Hex text, so the secret can be handed to wsconnect as TOKEN_SECRET unchanged.
 	p.tokenSecret = []byte(randomHex(32))
 	// The handlers need the gateway's management URL, so the gateway starts first with routes
-	// that are bound to the handlers once they exist.
+	// that are bound to the handlers once they exist. The routes are the stack's
+	// (infra/websocket.go): $connect, $disconnect and a two-way $default, whose response body
+	// (wsconnect's snapshot) goes back to the client.
 	wsconnect := &lateHandler{name: "wsconnect"}
 	gw, err := wsgateway.Start(wsgateway.Options{Logger: log, Routes: map[string]lambda.Handler{
-		wsgateway.RouteConnect: wsconnect, wsgateway.RouteDisconnect: wsconnect, wsgateway.RouteDefault: wsconnect, "status": wsconnect,
-	}})
+		wsgateway.RouteConnect: wsconnect, wsgateway.RouteDisconnect: wsconnect, wsgateway.RouteDefault: wsconnect,
+	}, RouteResponses: []string{wsgateway.RouteDefault}})
 	if err != nil {
 		return nil, fmt.Errorf("localrun: gateway: %w", err)
 	}
@@ -350,7 +352,7 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 				"SELF_HOSTED_HOSTS=127.0.0.1,localhost",
 			},
 			"notifier":   {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "WEBSOCKET_ENDPOINT=" + e.Management},
-			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "WEBSOCKET_ENDPOINT=" + e.Management, "TOKEN_SECRET=" + string(tokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
+			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "TOKEN_SECRET=" + string(tokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
 			"deadletter": {"STATUS_TABLE=" + e.StatusTable},
 		}
 		procs := map[string]*Process{}
