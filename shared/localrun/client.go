@@ -160,17 +160,33 @@ func (c *Client) DeployLocal(ctx context.Context, userID, configID string) (stri
 	return out.RequestID, nil
 }
 
-// api POSTs a JSON body to the dev server and decodes its JSON answer.
+// QueueStats asks the dev server what its SQS pollers delivered so far, by function name
+// (deployer, deadletter).
+func (c *Client) QueueStats(ctx context.Context) (map[string]SQSStats, error) {
+	var out map[string]SQSStats
+	if err := c.api(ctx, "/api/queues", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// api POSTs a JSON body to the dev server (GETs when in is nil) and decodes its JSON answer.
 func (c *Client) api(ctx context.Context, path string, in, out any) error {
-	b, err := json.Marshal(in)
+	method, reqBody := http.MethodGet, io.Reader(http.NoBody)
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("localrun: %s: %w", path, err)
+		}
+		method, reqBody = http.MethodPost, bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Endpoints.Page+path, reqBody)
 	if err != nil {
 		return fmt.Errorf("localrun: %s: %w", path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoints.Page+path, bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("localrun: %s: %w", path, err)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("localrun: %s: %w", path, err)

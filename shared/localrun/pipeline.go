@@ -69,6 +69,8 @@ type Pipeline struct {
 	kmsDir      string
 	closeOnce   sync.Once
 	gateway     *wsgateway.Gateway
+	// queues are the SQS pollers by function name (deployer, deadletter).
+	queues map[string]*SQSPoller
 }
 
 // Start runs a local pipeline. On error everything started so far is stopped again. Only one
@@ -144,11 +146,15 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	if deployerTimeout <= 0 {
 		deployerTimeout = 6 * time.Minute
 	}
-	runners := []interface{ Run(context.Context) error }{
-		&SQSPoller{Client: sq, QueueURL: e.QueueURL, Logger: log,
+	p.queues = map[string]*SQSPoller{
+		"deployer": {Client: sq, QueueURL: e.QueueURL, Logger: log,
 			Function: Function{Name: "deployer", Handler: fns["deployer"], Timeout: deployerTimeout}},
-		&SQSPoller{Client: sq, QueueURL: e.DLQURL, Logger: log,
+		"deadletter": {Client: sq, QueueURL: e.DLQURL, Logger: log,
 			Function: Function{Name: "deadletter", Handler: fns["deadletter"], Timeout: time.Minute}},
+	}
+	runners := []interface{ Run(context.Context) error }{
+		p.queues["deployer"],
+		p.queues["deadletter"],
 		&StreamPoller{Client: streams, StreamARN: streamARN, StartingPosition: streamtypes.ShardIteratorTypeTrimHorizon, Logger: log,
 			Function: Function{Name: "notifier", Handler: fns["notifier"], Timeout: time.Minute}},
 	}
@@ -225,6 +231,16 @@ func (p *Pipeline) startConvex(opts Options) error {
 	p.target = credentials.Secret{URL: s.URL(), DeployKey: key}
 	p.Endpoints.Convex, p.Endpoints.ConvexLocal = s.URL(), true
 	return nil
+}
+
+// QueueStats returns what each SQS poller delivered so far, by function name (deployer,
+// deadletter).
+func (p *Pipeline) QueueStats() map[string]SQSStats {
+	out := make(map[string]SQSStats, len(p.queues))
+	for name, q := range p.queues {
+		out[name] = q.Stats()
+	}
+	return out
 }
 
 // lateHandler is a gateway route whose handler is bound after the gateway started; until then

@@ -31,6 +31,7 @@ const tokenTTL = time.Hour
 //	POST /api/deploy        {"userId","configId"} → {"requestId"}: a deploy to the default target
 //	POST /api/retry         {"userId","configId"} → {"requestId"}
 //	GET  /api/status        ?userId=&configId= → the current status record
+//	GET  /api/queues        → what the SQS pollers delivered, by function (SQSStats)
 //
 // The API answers only JSON POSTs (a cross-site form cannot send one without a CORS preflight,
 // which it never passes) and only for a loopback Host (no DNS rebinding).
@@ -89,6 +90,9 @@ func (p *Pipeline) servePage(addr string, log *slog.Logger) error {
 		default:
 			writeJSON(w, rec)
 		}
+	})
+	mux.HandleFunc("GET /api/queues", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, p.QueueStats())
 	})
 	p.page = &http.Server{Handler: loopbackOnly(mux), ReadHeaderTimeout: 10 * time.Second}
 	p.Endpoints.Page = "http://" + ln.Addr().String()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -39,7 +40,24 @@ type SQSPoller struct {
 	// Logger receives one line per batch; nil discards.
 	Logger *slog.Logger
 
-	queueARN string
+	queueARN                           string
+	invocations, messages, redelivered atomic.Int64
+}
+
+// SQSStats counts what a poller delivered since it started, so a test can tell that a function
+// was never invoked or that no message came back for a second receive.
+type SQSStats struct {
+	// Invocations is the number of batches the function was invoked with.
+	Invocations int64 `json:"invocations"`
+	// Messages is the number of messages delivered (a message received again counts again).
+	Messages int64 `json:"messages"`
+	// Redelivered is the number of deliveries with an ApproximateReceiveCount above 1.
+	Redelivered int64 `json:"redelivered"`
+}
+
+// Stats returns the counts so far. It is safe to call while the poller runs.
+func (p *SQSPoller) Stats() SQSStats {
+	return SQSStats{Invocations: p.invocations.Load(), Messages: p.messages.Load(), Redelivered: p.redelivered.Load()}
 }
 
 // SQSBatch is what one poll did.
@@ -127,7 +145,12 @@ func (p *SQSPoller) PollOnce(ctx context.Context) (SQSBatch, error) {
 	ids := make([]string, len(ev.Records))
 	for i, r := range ev.Records {
 		ids[i] = r.MessageId
+		if n, _ := strconv.Atoi(r.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)]); n > 1 {
+			p.redelivered.Add(1)
+		}
 	}
+	p.invocations.Add(1)
+	p.messages.Add(int64(len(ids)))
 	b := SQSBatch{Received: ids}
 	payload, err := json.Marshal(ev)
 	if err != nil {

@@ -326,4 +326,13 @@ func TestSQSPollerDeadLetterQueue(t *testing.T) {
 	if got := main.deliveries(); !slices.Equal(got, want) {
 		t.Errorf("main handler deliveries = %+v, want %+v (maxReceiveCount 2)", got, want)
 	}
+	// The counters tell the same story: two single-message invocations, the second a
+	// redelivery; one invocation of the dead-letter function. (The DLQ's receive count is
+	// emulator-specific, so its Redelivered is not checked.)
+	if got, want := pollers[0].Stats(), (localrun.SQSStats{Invocations: 2, Messages: 2, Redelivered: 1}); got != want {
+		t.Errorf("deploy queue poller stats %+v, want %+v", got, want)
+	}
+	if got := pollers[1].Stats(); got.Invocations != 1 || got.Messages != 1 {
+		t.Errorf("DLQ poller stats %+v, want one invocation with one message", got)
+	}
 }
