@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -184,33 +189,99 @@ func TestPipeline(t *testing.T) {
 	}
 	c := devSession(t)
 
-	t.Run("a deploy reaches the user's socket stage by stage, in order", func(t *testing.T) {
+	t.Run("a deploy reaches the user's sockets stage by stage, in order", func(t *testing.T) {
 		// A second user's socket is open throughout: it must never see this user's events.
 		other, err := c.Dial(context.Background(), "other-user")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer other.CloseNow()
+
+		// `byod watch`, started before the deploy is sent, must stream it live, not only print a
+		// snapshot. Its first line answers its snapshot request: alice has no deployment yet.
+		watchOut := &lineWriter{lines: make(chan string, 1024)}
+		var watchErr syncBuffer
+		watchDone := make(chan int, 1)
+		go func() {
+			watchDone <- run(context.Background(), []string{"watch", "--user", "alice", "--until", "deployed", "--timeout", "3m"}, watchOut, &watchErr)
+		}()
+		select {
+		case line := <-watchOut.lines:
+			if !strings.Contains(line, `"type":"none"`) {
+				t.Fatalf("byod watch's first line %s, want the none snapshot (nothing deployed yet)", line)
+			}
+		case code := <-watchDone:
+			t.Fatalf("byod watch exited %d before the deploy: %s", code, watchErr.String())
+		case <-time.After(time.Minute):
+			t.Fatal("byod watch printed no snapshot in a minute")
+		}
+
+		// A plain client of alice's, also open before the deploy, keeps every message it gets
+		// (Follow drops repeated or stale versions; this client drops nothing).
+		raw, err := c.Dial(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.CloseNow()
+		rawMsgs := make(chan string, 1024)
+		go func() {
+			defer close(rawMsgs)
+			for {
+				_, data, err := raw.Read(context.Background())
+				if err != nil {
+					return
+				}
+				rawMsgs <- string(data)
+			}
+		}()
+
 		before := pushCount(t, c.Endpoints.Convex)
 		steps := follow(t, c, "alice", sendCmd(t, "deploy", "--user", "alice"))
-		var statuses, stages []string
-		for _, s := range steps {
-			if len(statuses) == 0 || statuses[len(statuses)-1] != string(s.Record.DeploymentStatus) {
-				statuses = append(statuses, string(s.Record.DeploymentStatus))
-			}
-			if s.Record.DeploymentStatus == status.Deploying && s.Record.Stage != "" && !slices.Contains(stages, s.Record.Stage) {
-				stages = append(stages, s.Record.Stage)
-			}
+		reqID := steps[0].Record.RequestID
+		followed := make([]status.Record, len(steps))
+		for i, s := range steps {
+			followed[i] = s.Record
 		}
-		if want := []string{"queued", "deploying", "deployed"}; !slices.Equal(statuses, want) {
-			t.Errorf("statuses in order %v, want %v; timeline:%s", statuses, want, describe(steps))
-		}
-		if len(stages) < 3 {
-			t.Errorf("deploying went through stages %v, want at least 3 distinct stages; timeline:%s", stages, describe(steps))
-		}
+		checkDeployTimeline(t, "Follow", followed)
 		if got := pushCount(t, c.Endpoints.Convex); got != before+1 {
 			t.Errorf("push count %d → %d, want exactly one push", before, got)
 		}
+
+		var rawLines []string
+		deadline := time.After(time.Minute)
+		for done := false; !done; {
+			select {
+			case m, ok := <-rawMsgs:
+				if !ok {
+					t.Fatalf("alice's plain client closed before the deployed record; got:\n%s", strings.Join(rawLines, "\n"))
+				}
+				rawLines = append(rawLines, m)
+				recs := requestRecords(t, []string{m}, reqID)
+				done = len(recs) == 1 && recs[0].DeploymentStatus.Final()
+			case <-deadline:
+				t.Fatalf("alice's plain client got no final record in a minute; got:\n%s", strings.Join(rawLines, "\n"))
+			}
+		}
+		checkDeployTimeline(t, "alice's plain WebSocket client", requestRecords(t, rawLines, reqID))
+
+		select {
+		case code := <-watchDone:
+			if code != 0 {
+				t.Errorf("byod watch --until deployed exited %d: %s", code, watchErr.String())
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("byod watch --until deployed did not exit within a minute of the deploy")
+		}
+		var watchLines []string
+		for drained := false; !drained; {
+			select {
+			case l := <-watchOut.lines:
+				watchLines = append(watchLines, l)
+			default:
+				drained = true // watch has exited: everything it wrote is in the channel
+			}
+		}
+		checkDeployTimeline(t, "byod watch", requestRecords(t, watchLines, reqID))
 
 		code, out, errOut := byod(t, "status", "--user", "alice")
 		if code != 0 {
@@ -222,11 +293,6 @@ func TestPipeline(t *testing.T) {
 		}
 		if rec["deploymentStatus"] != "deployed" || rec["schemaVersion"] != float64(bundle.Version) || rec["lastSchemaDeploy"] == nil || rec["lastSchemaDeploy"] == "" {
 			t.Errorf("byod status = %s, want deployed with schemaVersion %d and lastSchemaDeploy", out, bundle.Version)
-		}
-
-		code, out, errOut = byod(t, "watch", "--user", "alice", "--until", "deployed", "--timeout", "1m")
-		if code != 0 || !strings.Contains(out, `"deploymentStatus":"deployed"`) {
-			t.Errorf("byod watch --until deployed exited %d with\n%s\n%s; want 0 after the deployed snapshot", code, out, errOut)
 		}
 
 		// The other user's socket: ask for its snapshot; everything before the answer was pushed
@@ -296,6 +362,7 @@ func TestPipeline(t *testing.T) {
 		}
 		// Ten deliveries of one request: distinct deduplication ids get past SQS's own
 		// deduplication, as a redelivery after its five-minute window would.
+		before := queueStats(t, c)
 		for i := range 10 {
 			if code, _, errOut := byod(t, "send", "raw", "--file", file, "--dedup", fmt.Sprintf("%s-%d", m.RequestID, i)); code != 0 {
 				t.Fatalf("byod send raw exited %d: %s", code, errOut)
@@ -303,6 +370,7 @@ func TestPipeline(t *testing.T) {
 		}
 		waitStatus(t, c, "carol", func(r status.Record) bool { return r.RequestID == m.RequestID && r.DeploymentStatus.Final() })
 		waitFor(t, "all ten deliveries handled", func() bool { return queueDrained(t, c) })
+		checkDeliveredOnce(t, before, queueStats(t, c), 10)
 		if got := target.State().PushCount; got != 1 {
 			t.Errorf("push count = %d after ten deliveries, want 1", got)
 		}
@@ -314,6 +382,7 @@ func TestPipeline(t *testing.T) {
 
 	t.Run("malformed messages neither crash nor block the batch and are not retried", func(t *testing.T) {
 		dir := t.TempDir()
+		before := queueStats(t, c)
 		bad := map[string]string{
 			"not-json":     `{"v":1,"type":"deploy",`,
 			"missing-user": `{"v":1,"type":"deploy","requestId":"r-missing-user","configId":"default","credentials":"AAAA","sentAt":"2026-11-25T18:30:00Z"}`,
@@ -336,7 +405,10 @@ func TestPipeline(t *testing.T) {
 		if rec.DeploymentStatus != status.Failed || rec.ErrorClass != "invalid_message" || !strings.Contains(rec.ConnectionError, "destroy") {
 			t.Errorf("unknown type for an identifiable user ended %+v, want failed / invalid_message naming the type", rec)
 		}
-		waitFor(t, "bad messages consumed, none dead-lettered or retried", func() bool { return queueDrained(t, c) })
+		waitFor(t, "bad messages consumed", func() bool { return queueDrained(t, c) })
+		// The deadletter poller empties the DLQ, so an empty DLQ proves nothing: the pollers'
+		// counts do. Three bad messages and erin's deploy, each received once, none dead-lettered.
+		checkDeliveredOnce(t, before, queueStats(t, c), 4)
 	})
 
 	t.Run("a ciphertext for another user is rejected and nothing is deployed", func(t *testing.T) {
@@ -399,14 +471,136 @@ func TestPipeline(t *testing.T) {
 		})
 	})
 
-	t.Run("the status page in headless chromium deploys to deployed", func(t *testing.T) {
-		browserTest(t, c.Endpoints.Page+"/?user=browser-user")
+	t.Run("the status page in headless chromium: deploy, a failure shown live, retry, zip", func(t *testing.T) {
+		browserTest(t, c, "browser-user")
+	})
+
+	t.Run("nothing was redelivered or dead-lettered in the whole session", func(t *testing.T) {
+		st := queueStats(t, c)
+		if st["deployer"].Redelivered != 0 || st["deadletter"] != (localrun.SQSStats{}) {
+			t.Errorf("queue stats %+v: want no redelivery and no dead-letter invocation", st)
+		}
 	})
 }
 
-// browserTest opens url in Debian's chromium through playwright-core (testdata/page.mjs), clicks
-// Deploy and waits until the page shows "deployed".
-func browserTest(t *testing.T, url string) {
+// queueStats is what the dev session's SQS pollers delivered so far, by function.
+func queueStats(t testing.TB, c *localrun.Client) map[string]localrun.SQSStats {
+	t.Helper()
+	st, err := c.QueueStats(context.Background())
+	if err != nil {
+		t.Fatalf("queue stats: %v", err)
+	}
+	return st
+}
+
+// checkDeliveredOnce fails t unless, between two queueStats, the deployer was given exactly n
+// messages, none a second time (ApproximateReceiveCount stayed 1), and the deadletter function
+// was never invoked.
+func checkDeliveredOnce(t testing.TB, before, after map[string]localrun.SQSStats, n int64) {
+	t.Helper()
+	d, dl := after["deployer"], after["deadletter"]
+	if got := d.Messages - before["deployer"].Messages; got != n {
+		t.Errorf("the deployer was given %d messages, want %d (stats %+v → %+v)", got, n, before, after)
+	}
+	if got := d.Redelivered - before["deployer"].Redelivered; got != 0 {
+		t.Errorf("%d messages were received again (ApproximateReceiveCount > 1), want none", got)
+	}
+	if got := dl.Invocations - before["deadletter"].Invocations; got != 0 {
+		t.Errorf("the deadletter function was invoked %d times, want never", got)
+	}
+}
+
+// successStages is a successful deploy's stage sequence (docs/messages.md): queued, the
+// deployer's stages while deploying, deployed. indexing is there only when the backend reports
+// index backfill or document validation.
+var successStages = []string{"queued", "starting", "validating", "preflight", "preparing", "bundling", "pushing", "indexing", "finishing", "verifying", "deployed"}
+
+// checkDeployTimeline fails t unless recs are every status write of one successful deploy as
+// one client received them: versions strictly increasing by one from the queued record to the
+// deployed one (each write is its own stream record, so none may be lost, repeated or
+// reordered), statuses queued → deploying → deployed and the stages of successStages in order.
+func checkDeployTimeline(t testing.TB, who string, recs []status.Record) {
+	t.Helper()
+	if len(recs) == 0 {
+		t.Errorf("%s received no status record of the request", who)
+		return
+	}
+	var statuses, stages []string
+	for i, r := range recs {
+		if i > 0 && r.Version != recs[i-1].Version+1 {
+			t.Errorf("%s: version %d followed %d, want every version in order, none missing or repeated; received:%s", who, r.Version, recs[i-1].Version, describeRecords(recs))
+			return
+		}
+		if len(statuses) == 0 || statuses[len(statuses)-1] != string(r.DeploymentStatus) {
+			statuses = append(statuses, string(r.DeploymentStatus))
+		}
+		if len(stages) == 0 || stages[len(stages)-1] != r.Stage {
+			stages = append(stages, r.Stage)
+		}
+	}
+	if want := []string{"queued", "deploying", "deployed"}; !slices.Equal(statuses, want) {
+		t.Errorf("%s: statuses %v, want %v; received:%s", who, statuses, want, describeRecords(recs))
+	}
+	want := successStages
+	if !slices.Contains(stages, "indexing") {
+		want = slices.DeleteFunc(slices.Clone(want), func(s string) bool { return s == "indexing" })
+	}
+	if !slices.Equal(stages, want) {
+		t.Errorf("%s: stages %v, want %v; received:%s", who, stages, want, describeRecords(recs))
+	}
+}
+
+func describeRecords(recs []status.Record) string {
+	var b strings.Builder
+	for _, r := range recs {
+		fmt.Fprintf(&b, "\n  v%d %s %s %s", r.Version, r.DeploymentStatus, r.Stage, r.DeploymentProgress)
+	}
+	return b.String()
+}
+
+// requestRecords returns, in arrival order, the status records of request reqID among raw
+// WebSocket messages (docs/websocket.md).
+func requestRecords(t testing.TB, msgs []string, reqID string) []status.Record {
+	t.Helper()
+	var out []status.Record
+	for _, m := range msgs {
+		var ev connections.Event
+		if err := json.Unmarshal([]byte(m), &ev); err != nil {
+			t.Errorf("not a JSON event: %q", m)
+			continue
+		}
+		if ev.Type == connections.EventStatus && ev.Record != nil && ev.Record.RequestID == reqID {
+			out = append(out, *ev.Record)
+		}
+	}
+	return out
+}
+
+// lineWriter sends each complete line written to it on lines, so a test reads a command's
+// output while it runs. One goroutine writes.
+type lineWriter struct {
+	lines   chan string
+	partial []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.lines <- string(w.partial[:i])
+		w.partial = w.partial[i+1:]
+	}
+}
+
+// browserTest drives the status page of user in Debian's chromium through playwright-core
+// (testdata/page.mjs; its header lists the steps and lines) as a user does: Deploy reaches
+// "deployed"; a deploy to a deployment that is down, sent as the app sends it, shows "failed"
+// with its message live; once the deployment is up, Retry (which reuses the stored
+// credentials) reaches "deployed"; the zip link downloads the package.
+func browserTest(t *testing.T, c *localrun.Client, user string) {
 	t.Helper()
 	nm, err := toolpath.LocalNodeModules()
 	if err != nil {
@@ -416,16 +610,82 @@ func browserTest(t *testing.T, url string) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("%s: %v (make deps installs it)", chromium, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "testdata/page.mjs", url)
-	cmd.Env = append(os.Environ(), "LOCAL_NODE_MODULES="+nm, "CHROMIUM="+chromium, "PROFILE_DIR="+t.TempDir())
-	out, err := cmd.CombinedOutput()
+	// The deployment that is down at first: an address nothing listens on until the page has
+	// shown the failure.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("browser test: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^status: deployed$`).Match(out) {
-		t.Fatalf("browser test did not report the page reaching deployed:\n%s", out)
+	addr := ln.Addr().String()
+	ln.Close()
+	key := convexlocaltest.AdminKey(t, "local")
+	var revived *convexlocal.Server
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/page.mjs", c.Endpoints.Page+"/?user="+user)
+	cmd.Env = append(os.Environ(), "LOCAL_NODE_MODULES="+nm, "CHROMIUM="+chromium, "PROFILE_DIR="+t.TempDir())
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		switch {
+		case line == "ready: fail":
+			if code, _, errOut := byod(t, "send", "deploy", "--user", user, "--url", "http://"+addr, "--key-file", keyFile(t, key)); code != 0 {
+				t.Fatalf("byod send deploy exited %d: %s", code, errOut)
+			}
+		case strings.HasPrefix(line, "failed: "):
+			s, err := convexlocal.New(convexlocal.Options{AdminKey: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Listen(addr); err != nil {
+				t.Fatalf("bring the deployment up on %s: %v", addr, err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- s.Serve() }()
+			t.Cleanup(func() {
+				if err := errors.Join(s.Close(), <-served); err != nil {
+					t.Errorf("revived deployment: %v", err)
+				}
+			})
+			revived = s
+			if _, err := io.WriteString(stdin, "retry\n"); err != nil {
+				t.Fatalf("tell the page to retry: %v", err)
+			}
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("browser test: %v\n%s\nstderr:\n%s", err, out.String(), stderr.String())
+	}
+	for _, want := range []string{
+		`^step deploy: deployed$`,
+		`^failed: unreachable: .*http://` + regexp.QuoteMeta(addr),
+		`^hint: Check the deployment URL`,
+		`^step retry: deployed$`,
+		fmt.Sprintf(`^zip: 200 application/zip 504b0304 download %s\.zip 504b0304$`, regexp.QuoteMeta(bundle.ZipName())),
+		`^status: deployed$`,
+	} {
+		if !regexp.MustCompile(`(?m)` + want).MatchString(out.String()) {
+			t.Errorf("the page run lacks a line matching %s:\n%s", want, out.String())
+		}
+	}
+	if revived == nil || revived.State().PushCount != 1 {
+		t.Errorf("the retry did not push to the deployment that came back (%v)", revived)
 	}
 }
 
