@@ -179,6 +179,11 @@ func TestQueryAfterDeploy(t *testing.T) {
 			map[string]any{"status": "error", "errorMessage": "Could not find public function for 'functions:secret'.", "httpStatus": 200.0}},
 		{"internal via function with admin key", "/api/function", key, map[string]any{"path": "functions:secret", "args": map[string]any{}, "format": "convex_encoded_json"},
 			map[string]any{"status": "success", "value": "internal", "httpStatus": 200.0}},
+		// The backend validates arguments against the function's validator before running it.
+		{"extra argument", "/api/query", "", map[string]any{"path": "functions:ping", "args": map[string]any{"x": 1}},
+			map[string]any{"status": "error", "errorMessage": "ArgumentValidationError: Object contains extra field `x` that is not in the validator.\n\nObject: {x: 1.0}\nValidator: v.object({})", "httpStatus": 200.0}},
+		{"missing argument", "/api/function", key, map[string]any{"path": "functions:info", "args": map[string]any{}, "format": "convex_encoded_json"},
+			map[string]any{"status": "error", "errorMessage": "ArgumentValidationError: Object is missing the required field `name`. Consider wrapping the field validator in `v.optional(...)` if this is expected.\n\nObject: {}\nValidator: v.object({name: v.string()})", "httpStatus": 200.0}},
 		{"malformed path", "/api/query", "", map[string]any{"path": "functions:a:b", "args": map[string]any{}},
 			map[string]any{"code": "BadConvexFunctionIdentifier", "message": `Couldn't parse function path "functions:a:b"`, "httpStatus": 400.0}},
 	}
@@ -201,6 +206,13 @@ func TestQueryAfterDeploy(t *testing.T) {
 		res := runCLI(t, dir, nil, "run", "functions:ping", "--env-file", envFile(t, srv.URL(), key))
 		if res.code != 0 || !strings.Contains(res.out, `"pong"`) {
 			t.Errorf("convex run exited %d:\n%s", res.code, res.out)
+		}
+	})
+	t.Run("convex run with a wrong argument", func(t *testing.T) {
+		res := runCLI(t, dir, nil, "run", "functions:ping", `{"x":1}`, "--env-file", envFile(t, srv.URL(), key))
+		want := "ArgumentValidationError: Object contains extra field `x` that is not in the validator."
+		if res.code != 1 || !strings.Contains(res.out, want) {
+			t.Errorf("convex run functions:ping {x:1} exited %d, want 1 with %q:\n%s", res.code, want, res.out)
 		}
 	})
 	t.Run("convex run with a wrong key", func(t *testing.T) {

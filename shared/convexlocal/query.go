@@ -104,12 +104,21 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, anyKind bool) {
 
 	notFound := callResult{Status: "error", ErrorMessage: fmt.Sprintf("Could not find public function for '%s'.", req.Path)}
 	public := fn != nil && fn.Visibility != nil && fn.Visibility.Kind == "public"
+	var argsErr string
+	if fn != nil {
+		argsErr = checkArgs(fn.Args, args)
+	}
+	// The backend's order: the function must exist (and be callable with this key), be of the
+	// endpoint's kind, and get valid arguments.
 	switch {
 	case fn == nil || (!public && !(anyKind && admin)):
 		writeJSON(w, http.StatusOK, notFound)
 		return
 	case !anyKind && fn.UDFType != "Query":
 		writeJSON(w, http.StatusOK, callResult{Status: "error", ErrorMessage: fmt.Sprintf("Trying to execute %s:%s as Query, but it is defined as %s.", module, name, fn.UDFType)})
+		return
+	case argsErr != "":
+		writeJSON(w, http.StatusOK, callResult{Status: "error", ErrorMessage: argsErrorPrefix + argsErr})
 		return
 	case fn.UDFType == "Action":
 		writeJSON(w, http.StatusOK, callResult{Status: "error", ErrorMessage: "Actions cannot run on the local Convex deployment."})

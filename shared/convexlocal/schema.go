@@ -408,10 +408,14 @@ func uniqueKey(ix Index) string {
 	return strings.Join(ix.Fields, "\x00")
 }
 
-// validator is the JSON form of a Convex validator (`{"type":"object","value":{…}}`).
+// validator is the JSON form of a Convex validator (`{"type":"object","value":{…}}`); ids
+// carry tableName, records keys and values.
 type validator struct {
-	Type  string          `json:"type"`
-	Value json.RawMessage `json:"value"`
+	Type      string          `json:"type"`
+	Value     json.RawMessage `json:"value"`
+	TableName string          `json:"tableName,omitempty"`
+	Keys      *validator      `json:"keys,omitempty"`
+	Values    *objectField    `json:"values,omitempty"`
 }
 
 type objectField struct {
