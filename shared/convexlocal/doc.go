@@ -12,7 +12,10 @@
 // Invariants:
 //   - The pushed schema.js is evaluated by running it in Node and calling its default export's
 //     export(); every rule of PROTOCOL §4.3 is then applied with the backend's status, code and
-//     message, on evaluate_schema, evaluate_push and start_push alike.
+//     message, on evaluate_schema, evaluate_push and start_push alike. Where PROTOCOL and the
+//     public backend source differ, the source is followed (docs/local-convex.md lists where).
+//   - Function calls check their arguments against the function's validator as the backend
+//     does; a call without a key is a public call, one with a wrong admin key gets 401.
 //   - Only finish_push without dryRun changes the committed state; a dry run commits nothing.
 //     A start_push supersedes every earlier unfinished push (its wait_for_schema then reports
 //     raceDetected), as the backend's pending schema does.
