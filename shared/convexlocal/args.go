@@ -178,20 +178,8 @@ func checkValue(v validator, val any) *argError {
 		return noMatch
 	}
 	switch x := val.(type) {
-	case nil:
-		if v.Type == "null" {
-			return nil
-		}
-	case float64:
-		if v.Type == "number" {
-			return nil
-		}
-	case bool:
-		if v.Type == "boolean" {
-			return nil
-		}
-	case string:
-		if v.Type == "string" {
+	case nil, float64, bool, string:
+		if v.Type == scalarType(x) {
 			return nil
 		}
 	case []any:
@@ -213,6 +201,19 @@ func checkValue(v validator, val any) *argError {
 		}
 	}
 	return noMatch
+}
+
+// scalarType is the validator type that accepts a JSON scalar.
+func scalarType(val any) string {
+	switch val.(type) {
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	}
+	return "null"
 }
 
 func checkRecord(v validator, obj map[string]any) *argError {
