@@ -93,7 +93,8 @@ type Failure struct {
 	Status      int
 	StatusText  string
 	// Code and Message are the backend's own error code and message ({"code","message"}). For a
-	// 403 the CLI prints only the message, so Code is empty and Status is 0.
+	// 403 the CLI prints only the message after the "Unable to" line: ParseFailure recognises
+	// that shape (see forbiddenShape) and sets Status 403 with the Message and no Code.
 	Code, Message string
 	// Network is set when the request never got an answer ("TypeError: fetch failed").
 	Network bool
@@ -125,9 +126,11 @@ func ParseFailure(stderr string) Failure {
 		case unableRE.MatchString(first):
 			m := unableRE.FindStringSubmatch(first)
 			f.Op, f.URL = m[1], m[2]
-			// A 403 prints the backend's message alone in the next block.
-			if i+1 < len(blocks) && !isKnownBlock(blocks[i+1]) {
+			// A 403 prints the backend's message alone in the next block. Any other block stays
+			// unrecognised and ends up in Text.
+			if i+1 < len(blocks) && !isKnownBlock(blocks[i+1]) && forbiddenShape(blocks[i+1]) {
 				i++
+				f.Status = 403
 				f.Message = stripAdvice(blocks[i])
 			}
 		case fetchingRE.MatchString(first):
@@ -172,9 +175,32 @@ func isKnownBlock(b string) bool {
 		strings.HasPrefix(first, "TypeError: fetch failed")
 }
 
+// The texts that mark a 403 the CLI printed as the backend's message alone (PROTOCOL §4.2, §4.4):
+// the advice it adds when a deploy key is set, and the backend's two 403 messages.
+const (
+	permissionAdvice  = "This is determined by the permissions granted to"
+	operationDenied   = "You do not have permission to perform this operation"
+	badDeployKeyStart = "The provided deploy key was invalid for deployment"
+)
+
+// forbiddenShape reports whether a block printed after "Unable to …" is a 403's message. Other
+// blocks there (a crash's own text, a response the CLI could not parse) are not: they must not
+// pass for a permission problem, which no retry can fix.
+func forbiddenShape(b string) bool {
+	b = strings.TrimSpace(b)
+	return strings.Contains(b, "\n"+permissionAdvice) ||
+		strings.HasPrefix(b, operationDenied) || strings.HasPrefix(b, badDeployKeyStart)
+}
+
+// IsBadDeployKey reports whether a 403's message is the backend's BadDeployKey text (a key of
+// another deployment, or one that is not an admin's), which the CLI prints without its code.
+func IsBadDeployKey(message string) bool {
+	return strings.HasPrefix(message, badDeployKeyStart)
+}
+
 func stripAdvice(s string) string {
 	s = strings.TrimSpace(s)
-	if i := strings.Index(s, "\nThis is determined by the permissions granted to"); i >= 0 {
+	if i := strings.Index(s, "\n"+permissionAdvice); i >= 0 {
 		s = s[:i]
 	}
 	return strings.TrimSpace(s)

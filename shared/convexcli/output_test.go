@@ -87,7 +87,36 @@ func TestParseFailure(t *testing.T) {
 			name: "403 prints the message alone",
 			stderr: "✖ Error: Unable to start push to " + url + "\n" +
 				"✖ " + forbiddenMsg + "\nThis is determined by the permissions granted to CONVEX_DEPLOY_KEY.\n",
-			want: Failure{Op: "start push to", URL: url, Message: forbiddenMsg},
+			want: Failure{Op: "start push to", URL: url, Status: 403, Message: forbiddenMsg},
+		},
+		{
+			name:   "403 without a deploy key set",
+			stderr: "✖ Error: Unable to start push to " + url + "\n✖ " + forbiddenMsg + "\n",
+			want:   Failure{Op: "start push to", URL: url, Status: 403, Message: forbiddenMsg},
+		},
+		{
+			name: "403 BadDeployKey",
+			stderr: "✖ Error: Unable to pull deployment config from " + url + "\n" +
+				"✖ The provided deploy key was invalid for deployment 'happy-cat-123'. Double check that the environment this key was generated for matches the desired deployment.\n",
+			want: Failure{Op: "pull deployment config from", URL: url, Status: 403,
+				Message: "The provided deploy key was invalid for deployment 'happy-cat-123'. Double check that the environment this key was generated for matches the desired deployment."},
+		},
+		{
+			name: "403 with some other message and the advice",
+			stderr: "✖ Error: Unable to finish push to " + url + "\n" +
+				"✖ Deploys are paused for this team.\nThis is determined by the permissions granted to CONVEX_DEPLOY_KEY.\n",
+			want: Failure{Op: "finish push to", URL: url, Status: 403, Message: "Deploys are paused for this team."},
+		},
+		{
+			name: "unrecognised block after Unable to",
+			stderr: "✖ Error: Unable to wait for schema from " + url + "\n" +
+				"✖ ZodError: [\n  {\n    \"code\": \"invalid_union_discriminator\",\n    \"path\": [\"type\"]\n  }\n]\n",
+			want: Failure{Op: "wait for schema from", URL: url},
+		},
+		{
+			name:   "crash text after Unable to",
+			stderr: "✖ Error: Unable to start push to " + url + "\n✖ SyntaxError: Unexpected token '<', \"<html>\" is not valid JSON\n",
+			want:   Failure{Op: "start push to", URL: url},
 		},
 		{
 			name: "500",

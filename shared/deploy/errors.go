@@ -99,9 +99,10 @@ func classifyCLI(f convexcli.Failure, cause error) *Error {
 		return newError(ClassConcurrentPush, true, hintRace, "another push changed the deployment's schema during this deploy", detail, cause)
 	case f.SchemaValidation != "":
 		return newError(ClassSchemaValidationFailed, false, hintSchema, "the deployment's existing data does not match the schema", f.SchemaValidation, cause)
-	case f.Status == 401 || codeIs("BadAdminKey", "BadDeployKey", "Unauthenticated"):
+	case f.Status == 401 || codeIs("BadAdminKey", "BadDeployKey", "Unauthenticated") ||
+		(f.Status == 403 && convexcli.IsBadDeployKey(f.Message)):
 		return newError(ClassInvalidDeployKey, false, hintInvalidKey, "the deployment rejected the key", detail, cause)
-	case f.Status == 403 || codeIs("OperationNotPermitted", "Forbidden") || (f.Op != "" && f.Status == 0 && f.Message != ""):
+	case f.Status == 403 || codeIs("OperationNotPermitted", "Forbidden"):
 		return newError(ClassPermissionDenied, false, hintPermission, "the key may not deploy to this deployment", detail, cause)
 	case f.Network:
 		return newError(ClassUnreachable, true, hintUnreachable, "the deployment stopped answering during the deploy", "fetch failed", cause)
@@ -113,6 +114,10 @@ func classifyCLI(f convexcli.Failure, cause error) *Error {
 		return newError(ClassInternal, true, hintInternal, fmt.Sprintf("the deployment failed with %d %s", f.Status, f.StatusText), detail, cause)
 	case f.Bundle != "":
 		return newError(ClassInternal, false, hintInternal, "the package could not be bundled", f.Bundle, cause)
+	case f.Op != "":
+		// "Unable to <op>" followed by something unrecognised: not a shape the backend's
+		// permission or key errors take, so a retry may help.
+		return newError(ClassInternal, true, hintInternal, "the Convex CLI was unable to "+f.Op+" the deployment", f.Text, cause)
 	default:
 		return newError(ClassInternal, true, hintInternal, "the Convex CLI failed", f.Text, cause)
 	}

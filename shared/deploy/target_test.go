@@ -149,10 +149,20 @@ func TestClassifyCLI(t *testing.T) {
 		stderr    string
 		class     Class
 		retryable bool
+		message   string // a part of Message, when the case names one
+		detail    string // a part of Detail, when the case names one
 	}{
 		{name: "401", class: ClassInvalidDeployKey, stderr: "✖ Error: Unable to pull deployment config from " + url + "\n✖ Error fetching POST  " + url +
 			"/api/get_config_hashes 401 Unauthorized: BadAdminKey: The provided admin key was invalid for this instance\nAuthenticate with `npx convex dev`\n"},
 		{name: "403", class: ClassPermissionDenied, stderr: "✖ Error: Unable to start push to " + url + "\n✖ You do not have permission to perform this operation (deployment:deploy).\n"},
+		{name: "403 with the advice", class: ClassPermissionDenied, stderr: "✖ Error: Unable to start push to " + url + "\n✖ You do not have permission to perform this operation (deployment:deploy).\nThis is determined by the permissions granted to CONVEX_DEPLOY_KEY.\n"},
+		{name: "403 BadDeployKey", class: ClassInvalidDeployKey, stderr: "✖ Error: Unable to pull deployment config from " + url +
+			"\n✖ The provided deploy key was invalid for deployment 'happy-cat-123'. Double check that the environment this key was generated for matches the desired deployment.\n"},
+		{name: "unrecognised block after Unable to", class: ClassInternal, retryable: true, message: "unable to wait for schema from the deployment",
+			detail: "ZodError", stderr: "✖ Error: Unable to wait for schema from " + url + "\n✖ ZodError: [\n  {\n    \"code\": \"invalid_union_discriminator\"\n  }\n]\n"},
+		{name: "crash text after Unable to", class: ClassInternal, retryable: true, message: "unable to start push to",
+			detail: "SyntaxError: Unexpected token", stderr: "✖ Error: Unable to start push to " + url + "\n✖ SyntaxError: Unexpected token '<', \"<html>\" is not valid JSON\n"},
+		{name: "Unable to alone", class: ClassInternal, retryable: true, message: "unable to finish push to", stderr: "✖ Error: Unable to finish push to " + url + "\n"},
 		{name: "network", class: ClassUnreachable, retryable: true, stderr: "✖ Error: Unable to pull deployment config from " + url + "\n✖ TypeError: fetch failed\n"},
 		{name: "schema rule", class: ClassSchemaValidationFailed, stderr: "✖ Error: Unable to start push to " + url + "\n✖ Error fetching POST  " + url +
 			"/api/deploy2/evaluate_push 400 Bad Request: InvalidVectorDimensionError: Hit an error while pushing:\nHit an error while evaluating your schema:\nIn table \"documents\": Dimensions 5000 must be between 2 and 4096.\n"},
@@ -166,6 +176,9 @@ func TestClassifyCLI(t *testing.T) {
 			err := classifyCLI(convexcli.ParseFailure(tc.stderr), nil)
 			if err.Class != tc.class || err.Retryable != tc.retryable || err.Hint == "" || err.Message == "" {
 				t.Fatalf("classifyCLI = %+v, want %s retryable=%v", err, tc.class, tc.retryable)
+			}
+			if !strings.Contains(err.Message, tc.message) || !strings.Contains(err.Detail, tc.detail) {
+				t.Fatalf("message %q detail %q, want …%s… and …%s…", err.Message, err.Detail, tc.message, tc.detail)
 			}
 		})
 	}
