@@ -30,10 +30,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "deployer: AWS config: %v\n", err)
 		os.Exit(1)
 	}
+	// One engine for the container's life: warm invocations share its compile cache.
+	engine := &deploy.Engine{CLINodeModules: env.CLINodeModules, Node: env.Node, SelfHostedHosts: env.SelfHostedHosts,
+		CompileCache: env.CompileCache}
 	h := &Handler{
 		Store:         &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: env.Table},
 		KMS:           kms.NewFromConfig(cfg),
-		Engine:        &deploy.Engine{CLINodeModules: env.CLINodeModules, Node: env.Node, SelfHostedHosts: env.SelfHostedHosts},
+		Engine:        engine,
 		Metrics:       obs.NewMetrics(os.Stdout, env.MetricsNamespace),
 		Log:           obs.NewLogger(os.Stdout, env.LogLevel),
 		SchemaVersion: bundle.Version,

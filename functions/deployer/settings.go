@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -17,11 +18,19 @@ type settings struct {
 	SelfHostedHosts  []string
 	LogLevel         string
 	MetricsNamespace string
+	// CompileCache is Node's compile cache directory, shared by the deploys of a warm container
+	// ("": none). The engine makes it 0700 and leaves it out of any deploy it is unusable for.
+	CompileCache string
 }
 
+// compileCacheOff turns the compile cache off when NODE_COMPILE_CACHE_DIR holds it.
+const compileCacheOff = "off"
+
 // settingsFrom reads the environment through getenv. It fails when a required variable is
-// missing, a duration does not parse, or the lease is not longer than the deploy timeout (a
-// live deploy's lease must never expire under it).
+// missing, a duration does not parse, the lease is not longer than the deploy timeout (a live
+// deploy's lease must never expire under it), or NODE_COMPILE_CACHE_DIR is a relative path.
+// NODE_COMPILE_CACHE_DIR defaults to $TMPDIR/byod-node-compile-cache (/tmp when TMPDIR is not
+// absolute); "off" runs every deploy without the cache.
 func settingsFrom(getenv func(string) string) (settings, error) {
 	s := settings{
 		Table:            getenv("STATUS_TABLE"),
@@ -56,6 +65,19 @@ func settingsFrom(getenv func(string) string) (settings, error) {
 	}
 	if s.Lease <= s.Timeout {
 		errs = append(errs, fmt.Errorf("LEASE_DURATION (%s) must be longer than DEPLOY_TIMEOUT (%s)", s.Lease, s.Timeout))
+	}
+	switch dir := getenv("NODE_COMPILE_CACHE_DIR"); {
+	case dir == compileCacheOff:
+	case dir == "":
+		tmp := getenv("TMPDIR")
+		if !filepath.IsAbs(tmp) {
+			tmp = "/tmp"
+		}
+		s.CompileCache = filepath.Join(tmp, "byod-node-compile-cache")
+	case !filepath.IsAbs(dir):
+		errs = append(errs, fmt.Errorf("NODE_COMPILE_CACHE_DIR=%q is neither an absolute path nor %q", dir, compileCacheOff))
+	default:
+		s.CompileCache = filepath.Clean(dir)
 	}
 	for _, h := range strings.Split(getenv("SELF_HOSTED_HOSTS"), ",") {
 		if h = strings.TrimSpace(h); h != "" {

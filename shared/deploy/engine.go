@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
@@ -83,8 +84,10 @@ type Engine struct {
 	// a typed key (`prod:<name>|…`) is passed as CONVEX_DEPLOY_KEY whatever the host, so the
 	// deploy-key flow runs against a local deployment.
 	ProvisionHost, VersionAPIOrigin string
-	// CompileCache, when set, is passed as NODE_COMPILE_CACHE (Node ≥ 22 caches compiled code
-	// there; it must be writable and is shared between deploys).
+	// CompileCache, when set, is passed as NODE_COMPILE_CACHE: Node ≥ 22 caches compiled code
+	// there, shared between deploys (Node 20 ignores it). It is made 0700 when missing. A cache
+	// never fails a deploy: one that cannot be made, is not a directory, is not owned by this
+	// process's user, is writable by anyone else, or takes no file is left out of that deploy.
 	CompileCache string
 	// Grace is the time between SIGTERM and SIGKILL when a deploy is stopped (0: convexcli's).
 	Grace time.Duration
@@ -179,7 +182,7 @@ func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *
 	rep.emit(Event{Stage: StageBundling, Message: "running the Convex CLI"})
 	runner := &convexcli.Runner{
 		Program: node,
-		Env:     e.childEnv(node, filepath.Join(job, "tmp")),
+		Env:     e.childEnv(node, filepath.Join(job, "tmp"), e.compileCache()),
 		Grace:   e.Grace,
 		Secrets: convexcli.KeySecrets(t.Key),
 		OnLine: func(_, line string) {
@@ -276,15 +279,16 @@ func typedKey(key string) bool {
 	return strings.HasPrefix(ident, "prod:") || strings.HasPrefix(ident, "dev:")
 }
 
-// childEnv is the CLI's whole environment: nothing of this process's own.
-func (e *Engine) childEnv(node, tmp string) map[string]string {
+// childEnv is the CLI's whole environment: nothing of this process's own. cache is the usable
+// compile cache ("": none).
+func (e *Engine) childEnv(node, tmp, cache string) map[string]string {
 	env := map[string]string{
 		"CI":     "1",
 		"TMPDIR": tmp,
 		"PATH":   filepath.Dir(node) + ":/usr/local/bin:/usr/bin:/bin",
 	}
-	if e.CompileCache != "" {
-		env["NODE_COMPILE_CACHE"] = e.CompileCache
+	if cache != "" {
+		env["NODE_COMPILE_CACHE"] = cache
 	}
 	if e.ProvisionHost != "" {
 		env["CONVEX_PROVISION_HOST"] = e.ProvisionHost
@@ -293,6 +297,38 @@ func (e *Engine) childEnv(node, tmp string) map[string]string {
 		env["CONVEX_VERSION_API_ORIGIN"] = e.VersionAPIOrigin
 	}
 	return env
+}
+
+// compileCache returns CompileCache when a deploy can use it, else "" (see CompileCache). It is
+// checked on every deploy: /tmp of a warm container may have been cleaned since the last one.
+// Node never gets a directory it would have to create: Node 22 spins forever on a cache
+// directory it cannot create in some places (e.g. under /proc), and handles a read-only one
+// only by silently not caching.
+func (e *Engine) compileCache() string {
+	dir := e.CompileCache
+	if dir == "" {
+		return ""
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil || os.MkdirAll(dir, 0o700) != nil {
+		return ""
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 {
+		return ""
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
+		return ""
+	}
+	probe, err := os.CreateTemp(dir, ".probe-")
+	if err != nil {
+		return ""
+	}
+	probe.Close()
+	if os.Remove(probe.Name()) != nil {
+		return ""
+	}
+	return dir
 }
 
 func (e *Engine) node() (string, error) {
