@@ -98,6 +98,9 @@ type fakeEngine struct {
 
 const goodKey, wrongKey = "prod:happy-otter-123|c2VjcmV0LWdvb2Q", "prod:happy-otter-123|d3Jvbmc"
 
+// downURL is a deployment that does not answer; the engine's error names it, as the real one does.
+const downURL = "https://Down-Otter-999.convex.cloud"
+
 func (e *fakeEngine) Deploy(ctx context.Context, t deploy.Target, opts deploy.Options) (deploy.Result, error) {
 	e.mu.Lock()
 	e.calls = append(e.calls, t)
@@ -119,6 +122,10 @@ func (e *fakeEngine) Deploy(ctx context.Context, t deploy.Target, opts deploy.Op
 	emit(deploy.StagePreflight, "contacting "+t.URL, 0, 0)
 	if ctx.Err() != nil { // as the real engine does when its context ends
 		return deploy.Result{}, &deploy.Error{Class: deploy.ClassTimedOut, Message: "stopped", Retryable: true, Err: ctx.Err()}
+	}
+	if t.URL == downURL {
+		return deploy.Result{}, &deploy.Error{Class: deploy.ClassUnreachable, Retryable: true,
+			Message: "could not reach " + strings.ToLower(t.URL), Detail: "dial tcp: connection refused"}
 	}
 	if t.Key == wrongKey {
 		return deploy.Result{Duration: 40 * time.Millisecond}, &deploy.Error{
@@ -361,6 +368,26 @@ func TestWrongKeyThenRetry(t *testing.T) {
 		if n := len(f.engine.targets()); n != st.wantCalls {
 			t.Fatalf("%s: %d engine calls, want %d", st.name, n, st.wantCalls)
 		}
+	}
+}
+
+// A deploy failure names the deployment in its message: the user sees it on the status record,
+// the logs never do (the URL is a decrypted value).
+func TestFailureLogWithoutURL(t *testing.T) {
+	f := newFixture(t)
+	if failed := f.invoke(t, sqsEvent(t, body(t, message.Deploy, "u1", "r1", encrypt(t, "u1", downURL, goodKey)))); len(failed) != 0 {
+		t.Fatalf("batch item failures %v", failed)
+	}
+	rec := f.get(t, "u1")
+	if rec.DeploymentStatus != status.Failed || rec.ErrorClass != string(deploy.ClassUnreachable) || !strings.Contains(rec.ConnectionError, "down-otter-999") {
+		t.Fatalf("status %+v, want failed / unreachable naming the deployment", rec)
+	}
+	logs := f.logs.String()
+	if strings.Contains(strings.ToLower(logs), "down-otter-999") {
+		t.Errorf("the decrypted URL reached the logs:\n%s", logs)
+	}
+	if !strings.Contains(logs, `could not reach https://[deployment]`) {
+		t.Errorf("the failure was not logged with the host redacted:\n%s", logs)
 	}
 }
 
