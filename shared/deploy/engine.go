@@ -91,8 +91,9 @@ type Engine struct {
 	CompileCache string
 	// Grace is the time between SIGTERM and SIGKILL when a deploy is stopped (0: convexcli's).
 	Grace time.Duration
-	// KeepOutput, if set, gets the CLI's scrubbed stderr tail after every run, for debugging.
-	KeepOutput func(stderr string)
+	// KeepOutput, if set, gets the scrubbed tails of the CLI's stdout and stderr after every
+	// run, failed or stopped ones included, for debugging.
+	KeepOutput func(stdout, stderr string)
 
 	jobHook func(dir string) // tests: told each job directory once it is prepared
 }
@@ -194,7 +195,7 @@ func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *
 	args := append([]string{filepath.Join(e.CLINodeModules, "convex", "bin", "main.js")}, deployArgs(job)...)
 	run, rerr := runner.Run(ctx, filepath.Join(job, "project"), args...)
 	if e.KeepOutput != nil {
-		e.KeepOutput(run.Stderr)
+		e.KeepOutput(run.Stdout, run.Stderr)
 	}
 	if rerr != nil {
 		if ctx.Err() != nil {

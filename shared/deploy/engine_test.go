@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
+	"github.com/byod-deployer/byod-deployer/shared/convexcli"
 	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
 )
 
@@ -279,8 +281,9 @@ func stopDuringBackfill(t *testing.T, timeout time.Duration, cancelOnIndexing bo
 	return false
 }
 
-// TestDeployNeverLeaksTheKey runs deploys with a canary key, successful and failing, and looks
-// for the key and its secret part in every error, event, CLI output and file left behind.
+// TestDeployNeverLeaksTheKey runs deploys with a canary key, successful, failing, stopped by the
+// time limit and cancelled while the CLI runs, and looks for the key and its secret part in
+// every error, event, the CLI's stdout and stderr, and every file left behind.
 func TestDeployNeverLeaksTheKey(t *testing.T) {
 	const secret = "5ec12e7c4n4ry0000c4n4ry0000c4n4ry0000c4n4ry00"
 	key := "canary-cat-7|" + secret
@@ -289,16 +292,50 @@ func TestDeployNeverLeaksTheKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []convexlocal.FailMode{convexlocal.FailNone, convexlocal.FailStartPush500, convexlocal.FailForbidden, convexlocal.FailSchema} {
-		t.Run("mode "+string(mode), func(t *testing.T) {
+	endless := convexlocal.Options{Fail: convexlocal.FailSlowBackfill, BackfillSteps: 1_000_000, BackfillStepDelay: 200 * time.Millisecond}
+	tests := []struct {
+		name     string
+		opts     convexlocal.Options
+		timeout  time.Duration
+		cancel   bool // cancel at the first indexing event
+		stopped  bool // the deploy is stopped while the CLI runs
+		succeeds bool
+	}{
+		{name: "deployed", succeeds: true},
+		{name: "start_push 500", opts: convexlocal.Options{Fail: convexlocal.FailStartPush500}},
+		{name: "forbidden", opts: convexlocal.Options{Fail: convexlocal.FailForbidden}},
+		{name: "schema validation", opts: convexlocal.Options{Fail: convexlocal.FailSchema}},
+		{name: "time limit", opts: endless, timeout: 5 * time.Second, stopped: true},
+		{name: "cancelled", opts: endless, cancel: true, stopped: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			// Not parallel: the file scan would find a sibling's live env file.
 			e := testEngine(t)
-			var out bytes.Buffer
-			e.KeepOutput = func(s string) { out.WriteString(s) }
-			_, tg := startLocal(t, "canary-cat-7", convexlocal.Options{AdminKey: key, Fail: mode})
-			_, err, rec := deployTo(t, e, tg, Options{})
-			if (err == nil) != (mode == convexlocal.FailNone) {
-				t.Fatalf("err = %v for mode %q", err, mode)
+			e.CompileCache = filepath.Join(t.TempDir(), "compile-cache")
+			var stdout, stderr bytes.Buffer
+			runs := 0
+			e.KeepOutput = func(o, s string) {
+				runs++
+				stdout.WriteString(o)
+				stderr.WriteString(s)
+			}
+			tc.opts.AdminKey = key
+			_, tg := startLocal(t, "canary-cat-7", tc.opts)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rec := &recorder{}
+			_, err := e.Deploy(ctx, tg, Options{Timeout: tc.timeout, Progress: func(ev Event) {
+				rec.add(ev)
+				if tc.cancel && ev.Stage == StageIndexing {
+					cancel()
+				}
+			}})
+			if (err == nil) != tc.succeeds {
+				t.Fatalf("err = %v, want success=%v", err, tc.succeeds)
+			}
+			if tc.stopped && (ClassOf(err) != ClassTimedOut || runs != 1) {
+				t.Fatalf("err = %v after %d CLI runs, want timed_out with the CLI stopped", err, runs)
 			}
 			var texts []string
 			if err != nil {
@@ -310,13 +347,13 @@ func TestDeployNeverLeaksTheKey(t *testing.T) {
 			for _, ev := range rec.all() {
 				texts = append(texts, fmt.Sprintf("%+v", ev))
 			}
-			texts = append(texts, out.String(), tg.String(), fmt.Sprintf("%v %+v %#v", tg, tg, tg))
+			texts = append(texts, stdout.String(), stderr.String(), tg.String(), fmt.Sprintf("%v %+v %#v", tg, tg, tg))
 			for _, s := range texts {
 				if strings.Contains(s, secret) {
 					t.Fatalf("the key leaked: %q", s)
 				}
 			}
-			if mode == convexlocal.FailNone && out.Len() == 0 {
+			if tc.succeeds && stderr.Len() == 0 {
 				t.Fatal("no CLI output was looked at")
 			}
 			requireNothingLeft(t, e.TempRoot)
@@ -421,6 +458,121 @@ func TestDeployPanicInProgressCleansUp(t *testing.T) {
 	}()
 	if got != "callback broke" {
 		t.Fatalf("recovered %v, want the callback's panic", got)
+	}
+	requireNothingLeft(t, e.TempRoot)
+}
+
+// TestDeployWhileTheCLIRuns holds the CLI's start_push at a proxy in front of the local
+// deployment and looks at the deploy while the CLI waits for the answer: the job directory is
+// 0700, the env file 0600, and the CLI's argv and environment hold no key, turn type-check and
+// codegen off, name the env file and carry the compile cache.
+func TestDeployWhileTheCLIRuns(t *testing.T) {
+	e := testEngine(t)
+	e.CompileCache = filepath.Join(t.TempDir(), "compile-cache")
+	jobs := make(chan string, 1)
+	e.jobHook = func(dir string) { jobs <- dir }
+	srv, tg := startLocal(t, "happy-cat-123", convexlocal.Options{})
+	_, secret, _ := strings.Cut(tg.Key, "|")
+	main := filepath.Join(e.CLINodeModules, "convex", "bin", "main.js")
+	checked := make(chan struct{})
+	var once sync.Once
+	tg.URL = interpose(t, srv.URL(), func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/api/deploy2/start_push" {
+			once.Do(func() {
+				defer close(checked)
+				checkRunningDeploy(t, <-jobs, main, tg.Key, secret, e.CompileCache)
+			})
+		}
+		return false
+	})
+	if _, err, _ := deployTo(t, e, tg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-checked:
+	default:
+		t.Fatal("the CLI never called start_push")
+	}
+	requireNothingLeft(t, e.TempRoot)
+}
+
+// checkRunningDeploy looks at a deploy's job directory and processes while its CLI waits.
+func checkRunningDeploy(t *testing.T, job, main, key, secret, cache string) {
+	t.Helper()
+	for _, f := range []struct {
+		path string
+		perm os.FileMode
+		dir  bool
+	}{{job, 0o700, true}, {filepath.Join(job, "target.env"), 0o600, false}} {
+		fi, err := os.Lstat(f.path)
+		if err != nil || fi.IsDir() != f.dir || fi.Mode().Perm() != f.perm {
+			t.Errorf("%s while the CLI runs: %v %v, want %v (dir %v)", f.path, fi.Mode(), err, f.perm, f.dir)
+		}
+	}
+	procs := deployProcesses(t, job)
+	var leader *cliProcess
+	for i, p := range procs {
+		if len(p.argv) > 1 && p.argv[1] == main {
+			leader = &procs[i]
+		}
+		for _, s := range append(slices.Clone(p.argv), p.env...) {
+			if strings.Contains(s, secret) || strings.Contains(s, key) {
+				t.Errorf("process %s %v holds the key in its argv or environment", p.pid, p.argv[:1])
+			}
+		}
+	}
+	if leader == nil {
+		t.Errorf("no CLI process (%s) among the deploy's processes %+v", main, procs)
+		return
+	}
+	args := strings.Join(leader.argv, " ")
+	for _, want := range []string{" deploy ", " --typecheck=disable ", " --codegen=disable ", " --env-file " + filepath.Join(job, "target.env")} {
+		if !strings.Contains(args+" ", want) {
+			t.Errorf("CLI argv %q lacks %q", args, want)
+		}
+	}
+	names := map[string]string{}
+	for _, kv := range leader.env {
+		k, v, _ := strings.Cut(kv, "=")
+		names[k] = v
+		if !convexcli.AllowedEnv[k] {
+			t.Errorf("CLI environment holds %s, outside the allow-list", k)
+		}
+	}
+	if names["NODE_COMPILE_CACHE"] != cache || names["CI"] != "1" {
+		t.Errorf("CLI environment %v, want NODE_COMPILE_CACHE=%s and CI=1", leader.env, cache)
+	}
+}
+
+// TestDeployChecksTheVersion: a deployment whose functions:ping answers another version after
+// the push fails the deploy as internal (retryable), naming both versions.
+func TestDeployChecksTheVersion(t *testing.T) {
+	e := testEngine(t)
+	srv, tg := startLocal(t, "happy-cat-123", convexlocal.Options{})
+	other := bundle.Version + 1
+	tg.URL = interpose(t, srv.URL(), func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/query" {
+			return false
+		}
+		fmt.Fprintf(w, `{"status":"success","value":{"status":"ok","version":%d}}`, other)
+		return true
+	})
+	_, err, rec := deployTo(t, e, tg, Options{})
+	var de *Error
+	if !errors.As(err, &de) || de.Class != ClassInternal || !de.Retryable {
+		t.Fatalf("err = %v, want a retryable internal *Error", err)
+	}
+	for _, want := range []string{fmt.Sprintf("version %d", other), fmt.Sprintf("want %d", bundle.Version)} {
+		if !strings.Contains(de.Message, want) {
+			t.Errorf("message %q does not name %q", de.Message, want)
+		}
+	}
+	events := rec.all()
+	if last := events[len(events)-1].Stage; last != StageVerifying {
+		t.Fatalf("last stage %s, want verifying (%v)", last, stages(events))
+	}
+	if st := srv.State(); st.PushCount != 1 {
+		t.Fatalf("%d pushes reached the deployment, want 1", st.PushCount)
 	}
 	requireNothingLeft(t, e.TempRoot)
 }

@@ -3,9 +3,15 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -117,6 +123,63 @@ func stages(events []Event) []Stage {
 	out := make([]Stage, len(events))
 	for i, e := range events {
 		out[i] = e.Stage
+	}
+	return out
+}
+
+// interpose starts a loopback server in front of the deployment at url and returns its URL.
+// Every request goes to intercept first, which returns true when it answered the request
+// itself; the others are passed on unchanged.
+func interpose(t testing.TB, url string, intercept func(w http.ResponseWriter, r *http.Request) bool) string {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !intercept(w, r) {
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// cliProcess is one process of a running deploy, read from /proc.
+type cliProcess struct {
+	pid  string
+	argv []string
+	env  []string
+}
+
+// deployProcesses returns the live processes whose TMPDIR is the job's own (the CLI and the
+// esbuild service it starts).
+func deployProcesses(t testing.TB, job string) []cliProcess {
+	t.Helper()
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	needle := "TMPDIR=" + filepath.Join(job, "tmp")
+	var out []cliProcess
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", p.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		vars := strings.Split(strings.TrimRight(string(env), "\x00"), "\x00")
+		if !slices.Contains(vars, needle) {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		out = append(out, cliProcess{pid: p.Name(), argv: strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"), env: vars})
 	}
 	return out
 }

@@ -183,3 +183,44 @@ func TestClassifyCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify runs the post-deploy ping against an httptest deployment that answers each way.
+func TestVerify(t *testing.T) {
+	const want = 7
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		message string // "" for a pass
+	}{
+		{name: "right version", status: 200, body: `{"status":"success","value":{"status":"ok","version":7}}`},
+		{name: "wrong version", status: 200, body: `{"status":"success","value":{"status":"ok","version":6}}`,
+			message: "the deployment runs package version 6 after the deploy, want 7"},
+		{name: "function failed", status: 200, body: `{"status":"error","errorMessage":"Could not find public function for 'functions:ping'."}`,
+			message: "functions:ping failed"},
+		{name: "no version", status: 200, body: `{"status":"success","value":{"status":"ok"}}`, message: "did not answer {status: \"ok\", version}"},
+		{name: "500", status: 500, body: `{"code":"InternalServerError"}`, message: "answered 500"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/api/query" || r.Method != http.MethodPost {
+					t.Errorf("%s %s, want POST /api/query", r.Method, r.URL.Path)
+				}
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			err := (&Engine{}).verify(context.Background(), target{base: srv.URL}, want)
+			if tc.message == "" {
+				if err != nil {
+					t.Fatalf("verify: %v", err)
+				}
+				return
+			}
+			if err == nil || err.Class != ClassInternal || !err.Retryable || !strings.Contains(err.Message, tc.message) {
+				t.Fatalf("verify = %v, want retryable internal %q", err, tc.message)
+			}
+		})
+	}
+}
