@@ -15,17 +15,17 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// EMF metrics the deployer emits (shared/obs) in METRICS_NAMESPACE. Started and succeeded carry
-// no dimension; failed carries ErrorClass only; the duration (no dimension) is recorded on every
-// finished deploy, so its SampleCount is the number of finished deploys and
-// finished - succeeded is the failure total an alarm can use (alarms cannot aggregate a SEARCH).
+// EMF metrics the functions emit (shared/obs) in METRICS_NAMESPACE. Started and succeeded carry
+// no dimension; failed is published per ErrorClass and again as a total with no dimension, which
+// the failure-rate alarm divides (alarms cannot aggregate a SEARCH); the duration (no dimension)
+// is recorded on every deploy that ran.
 const (
 	MetricStarted        = "DeploymentsStarted"
 	MetricSucceeded      = "DeploymentsSucceeded"
 	MetricFailed         = "DeploymentsFailed"
 	MetricDuration       = "DeploymentDuration" // milliseconds
 	DimensionErrorClass  = "ErrorClass"
-	FailureRateThreshold = 25 // percent of finished deploys in 15 minutes
+	FailureRateThreshold = 25 // percent of deploy requests that ended failed, over 15 minutes
 )
 
 // Alarm thresholds (docs/infra.md explains each alarm and what to do).
@@ -78,23 +78,22 @@ func newDashboard(stack awscdk.Stack, p StackProps, s *Stack) *Dashboard {
 	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
 
-	outcomes := func(expression, label string, period awscdk.Duration) awscloudwatch.MathExpression {
-		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression: jsii.String(expression),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{
-				"ok":       emf(MetricSucceeded, "Sum"),
-				"finished": emf(MetricDuration, "SampleCount"),
-			},
-			Label:  jsii.String(label),
-			Period: period,
-		})
-	}
-	// A term with no datapoint in a period makes the whole expression missing there, so every
-	// term that may be absent while the result is still meaningful is FILLed with 0. `finished`
-	// is not: with no finished deploy there is no rate (missing, not breaching) and nothing failed.
-	failureRate := outcomes("IF(finished > 0, 100 * (finished - FILL(ok, 0)) / finished, 0)", "failure rate %",
-		awscdk.Duration_Minutes(jsii.Number(15)))
-	failedTotal := outcomes("finished - FILL(ok, 0)", "failed", five)
+	// shared/obs publishes DeploymentsFailed both per ErrorClass and as a total with no
+	// dimension; alarms cannot sum a SEARCH, so the rate divides the total. Every request that
+	// ended failed counts, whether or not its deploy ran (an invalid message or a dead-lettered
+	// request fails a user too). A term with no datapoint in a period would make the expression
+	// missing there, so both are FILLed with 0; with no outcome at all there is no rate (missing,
+	// not breaching).
+	failureRate := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("IF(FILL(ok, 0) + FILL(failed, 0) > 0, 100 * FILL(failed, 0) / (FILL(ok, 0) + FILL(failed, 0)), 0)"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"ok":     emf(MetricSucceeded, "Sum"),
+			"failed": emf(MetricFailed, "Sum"),
+		},
+		Label:  jsii.String("failure rate %"),
+		Period: awscdk.Duration_Minutes(jsii.Number(15)),
+	})
+	failedTotal := emf(MetricFailed, "Sum")
 	// Lambda publishes a function's metrics only for periods it was active in: unfilled, one idle
 	// function would make the sum missing (not breaching) and hide the others' throttles.
 	throttleUsing := map[string]awscloudwatch.IMetric{}
@@ -120,7 +119,7 @@ func newDashboard(stack awscdk.Stack, p StackProps, s *Stack) *Dashboard {
 
 	alarm("DeadLetteredAlarm", "A deploy message exhausted its receives and went to the dead-letter queue", deadLettered, 1, 1, gte)
 	alarm("DeadLetterDepthAlarm", "The dead-letter queue is not draining: the deadletter function is failing", dlqDepth, 1, 3, gte)
-	alarm("FailureRateAlarm", fmt.Sprintf("More than %d%% of finished deploys failed in 15 minutes", FailureRateThreshold), failureRate, FailureRateThreshold, 1, gt)
+	alarm("FailureRateAlarm", fmt.Sprintf("More than %d%% of deploy requests ended failed in 15 minutes", FailureRateThreshold), failureRate, FailureRateThreshold, 1, gt)
 	alarm("ThrottlesAlarm", "A function was throttled", throttles, 1, 1, gte)
 	alarm("OldestMessageAlarm", "A deploy message has waited more than 30 minutes", oldest, OldestMessageAlarmSeconds, 1, gte)
 	alarm("IteratorAgeAlarm", "The notifier is more than 1 minute behind the status stream", iteratorAge, IteratorAgeAlarmMillis, 3, gte)

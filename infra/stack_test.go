@@ -563,7 +563,7 @@ func TestAlarms(t *testing.T) {
 	}{
 		{"DLQ receives", "DeadLetteredAlarm", "NumberOfMessagesReceived", dlq, 1},
 		{"DLQ depth", "DeadLetterDepthAlarm", "ApproximateNumberOfMessagesVisible", dlq, 1},
-		{"failure rate", "FailureRateAlarm", MetricDuration, "", FailureRateThreshold},
+		{"failure rate", "FailureRateAlarm", MetricFailed, "", FailureRateThreshold},
 		{"throttles", "ThrottlesAlarm", "Throttles", "", 1},
 		{"oldest message", "OldestMessageAlarm", "ApproximateAgeOfOldestMessage", deploy, OldestMessageAlarmSeconds},
 		{"iterator age", "IteratorAgeAlarm", "IteratorAge", s.id(s.stack.Functions.Notifier), IteratorAgeAlarmMillis},
@@ -596,10 +596,11 @@ func TestAlarms(t *testing.T) {
 	if len(alarms) != len(cases) {
 		t.Errorf("%d alarms in the template, %d asserted: add the new ones to this table", len(alarms), len(cases))
 	}
-	// Failure rate = (finished - succeeded) / finished, finished = the duration's sample count
-	// (shared/obs records a duration on every outcome).
+	// Failure rate = failed / (succeeded + failed), failed = the DeploymentsFailed total that
+	// shared/obs publishes with no dimension (alarms cannot sum a SEARCH over ErrorClass).
 	rate := js(props(alarms[s.id(s.stack.Dashboard.Alarms["FailureRateAlarm"])]))
-	for _, want := range []string{`"SampleCount"`, `"` + MetricSucceeded + `"`, "100 * (finished - FILL(ok, 0)) / finished", `"Period":900`} {
+	for _, want := range []string{`"` + MetricSucceeded + `"`, `"` + MetricFailed + `"`, `"Sum"`,
+		"100 * FILL(failed, 0) / (FILL(ok, 0) + FILL(failed, 0))", `"Period":900`} {
 		if !strings.Contains(rate, want) {
 			t.Errorf("failure-rate alarm lacks %s: %s", want, rate)
 		}
@@ -687,7 +688,7 @@ func TestDashboardWidgets(t *testing.T) {
 		{"outcome widget", "Deployments by outcome"},
 		{"started", MetricStarted},
 		{"succeeded", MetricSucceeded},
-		{"failed", "finished - FILL(ok, 0)"},
+		{"failed total", `\"ByodDeployer\",\"` + MetricFailed + `\"`},
 		{"by error class", `SEARCH('{ByodDeployer,ErrorClass} MetricName=\\\"DeploymentsFailed\\\"'`},
 		{"duration p50", `\"stat\":\"p50\"`},
 		{"duration p95", `\"stat\":\"p95\"`},

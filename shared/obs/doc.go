@@ -7,7 +7,8 @@
 //
 //	DeploymentsStarted   Count        (no dimension)
 //	DeploymentsSucceeded Count        (no dimension)
-//	DeploymentsFailed    Count        dimension ErrorClass
+//	DeploymentsFailed    Count        dimension ErrorClass, and again with no dimension (the
+//	                     total, which the failure-rate alarm divides)
 //	DeploymentDuration   Milliseconds (no dimension), on every deploy that ran (not on a
 //	                     failure recorded before the engine started)
 package obs

@@ -50,7 +50,9 @@ func (m *Metrics) DeploymentSucceeded(d time.Duration) error {
 		directive{nil, []metric{{MetricSucceeded, "Count"}, {MetricDuration, "Milliseconds"}}})
 }
 
-// DeploymentFailed counts a failed outcome under its error class and, when the deploy ran
+// DeploymentFailed counts a failed outcome twice over, under its error class and in the total with
+// no dimension (which the failure-rate alarm divides; alarms cannot sum a SEARCH), and, when the
+// deploy ran
 // (d > 0), records its duration. A request that failed before it ran (invalid message or
 // credentials, dead-lettered) passes d <= 0 and records no duration, so it never pulls the
 // duration percentiles towards zero.
@@ -58,7 +60,7 @@ func (m *Metrics) DeploymentFailed(errorClass string, d time.Duration) error {
 	if errorClass == "" {
 		errorClass = "unknown"
 	}
-	failed := directive{[]string{DimErrorClass}, []metric{{MetricFailed, "Count"}}}
+	failed := directive{[][]string{{DimErrorClass}, {}}, []metric{{MetricFailed, "Count"}}}
 	values := map[string]any{MetricFailed: 1, DimErrorClass: errorClass}
 	if d <= 0 {
 		return m.emit(values, failed)
@@ -74,8 +76,10 @@ type metric struct {
 	Unit string `json:"Unit"`
 }
 
+// directive is one CloudWatchMetrics entry: its metrics are published once per dimension set
+// (nil: once, with no dimension).
 type directive struct {
-	dims    []string
+	dimSets [][]string
 	metrics []metric
 }
 
@@ -93,11 +97,11 @@ func (m *Metrics) emit(values map[string]any, ds ...directive) error {
 	}
 	cw := make([]cwDirective, len(ds))
 	for i, d := range ds {
-		dims := d.dims
-		if dims == nil {
-			dims = []string{}
+		sets := d.dimSets
+		if sets == nil {
+			sets = [][]string{{}}
 		}
-		cw[i] = cwDirective{Namespace: m.namespace, Dimensions: [][]string{dims}, Metrics: d.metrics}
+		cw[i] = cwDirective{Namespace: m.namespace, Dimensions: sets, Metrics: d.metrics}
 	}
 	values["_aws"] = map[string]any{"Timestamp": now().UnixMilli(), "CloudWatchMetrics": cw}
 	line, err := json.Marshal(values)

@@ -67,14 +67,14 @@ func TestEMFShape(t *testing.T) {
 		{"succeeded", "Custom", func(m *obs.Metrics) error { return m.DeploymentSucceeded(1500 * time.Millisecond) },
 			`{"DeploymentDuration":1500,"DeploymentsSucceeded":1,"_aws":{"CloudWatchMetrics":[{"Namespace":"Custom","Dimensions":[[]],"Metrics":[{"Name":"DeploymentsSucceeded","Unit":"Count"},{"Name":"DeploymentDuration","Unit":"Milliseconds"}]}],"Timestamp":1795631400000}}`},
 		{"failed", "", func(m *obs.Metrics) error { return m.DeploymentFailed("auth", 250500*time.Microsecond) },
-			`{"DeploymentDuration":250.5,"DeploymentsFailed":1,"ErrorClass":"auth","_aws":{"CloudWatchMetrics":[{"Namespace":"ByodDeployer","Dimensions":[["ErrorClass"]],"Metrics":[{"Name":"DeploymentsFailed","Unit":"Count"}]},{"Namespace":"ByodDeployer","Dimensions":[[]],"Metrics":[{"Name":"DeploymentDuration","Unit":"Milliseconds"}]}],"Timestamp":1795631400000}}`},
+			`{"DeploymentDuration":250.5,"DeploymentsFailed":1,"ErrorClass":"auth","_aws":{"CloudWatchMetrics":[{"Namespace":"ByodDeployer","Dimensions":[["ErrorClass"],[]],"Metrics":[{"Name":"DeploymentsFailed","Unit":"Count"}]},{"Namespace":"ByodDeployer","Dimensions":[[]],"Metrics":[{"Name":"DeploymentDuration","Unit":"Milliseconds"}]}],"Timestamp":1795631400000}}`},
 		{"failed without a class", "", func(m *obs.Metrics) error { return m.DeploymentFailed("", time.Second) },
-			`{"DeploymentDuration":1000,"DeploymentsFailed":1,"ErrorClass":"unknown","_aws":{"CloudWatchMetrics":[{"Namespace":"ByodDeployer","Dimensions":[["ErrorClass"]],"Metrics":[{"Name":"DeploymentsFailed","Unit":"Count"}]},{"Namespace":"ByodDeployer","Dimensions":[[]],"Metrics":[{"Name":"DeploymentDuration","Unit":"Milliseconds"}]}],"Timestamp":1795631400000}}`},
+			`{"DeploymentDuration":1000,"DeploymentsFailed":1,"ErrorClass":"unknown","_aws":{"CloudWatchMetrics":[{"Namespace":"ByodDeployer","Dimensions":[["ErrorClass"],[]],"Metrics":[{"Name":"DeploymentsFailed","Unit":"Count"}]},{"Namespace":"ByodDeployer","Dimensions":[[]],"Metrics":[{"Name":"DeploymentDuration","Unit":"Milliseconds"}]}],"Timestamp":1795631400000}}`},
 		// A request that never ran: counted by class, no duration value and no duration directive.
 		{"failed before it ran", "", func(m *obs.Metrics) error { return m.DeploymentFailed("invalid_message", 0) },
-			`{"DeploymentsFailed":1,"ErrorClass":"invalid_message","_aws":{"CloudWatchMetrics":[{"Namespace":"ByodDeployer","Dimensions":[["ErrorClass"]],"Metrics":[{"Name":"DeploymentsFailed","Unit":"Count"}]}],"Timestamp":1795631400000}}`},
+			`{"DeploymentsFailed":1,"ErrorClass":"invalid_message","_aws":{"CloudWatchMetrics":[{"Namespace":"ByodDeployer","Dimensions":[["ErrorClass"],[]],"Metrics":[{"Name":"DeploymentsFailed","Unit":"Count"}]}],"Timestamp":1795631400000}}`},
 		{"failed with a negative duration", "", func(m *obs.Metrics) error { return m.DeploymentFailed("internal", -time.Second) },
-			`{"DeploymentsFailed":1,"ErrorClass":"internal","_aws":{"CloudWatchMetrics":[{"Namespace":"ByodDeployer","Dimensions":[["ErrorClass"]],"Metrics":[{"Name":"DeploymentsFailed","Unit":"Count"}]}],"Timestamp":1795631400000}}`},
+			`{"DeploymentsFailed":1,"ErrorClass":"internal","_aws":{"CloudWatchMetrics":[{"Namespace":"ByodDeployer","Dimensions":[["ErrorClass"],[]],"Metrics":[{"Name":"DeploymentsFailed","Unit":"Count"}]}],"Timestamp":1795631400000}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
