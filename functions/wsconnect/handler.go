@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/byod-deployer/byod-deployer/shared/connections"
+	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 	"github.com/byod-deployer/byod-deployer/shared/wstoken"
 )
@@ -23,10 +23,6 @@ const DefaultConfigID = "default"
 
 // ActionStatus is the client message that asks for a snapshot: {"action":"status","configId":"…"}.
 const ActionStatus = "status"
-
-// idPattern is what a user or config id may be; the same rule as the message contract's
-// (docs/message.schema.json): no '#', so an id can never reach into another user's status key.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@|+=-]{1,128}$`)
 
 // Connections is the part of the connections store the handler uses.
 type Connections interface {
@@ -100,7 +96,9 @@ func (h *Handler) connect(ctx context.Context, log *slog.Logger, req events.APIG
 	}
 	// The token comes in the query string: browsers cannot set headers on a WebSocket upgrade.
 	claims, err := wstoken.Verify(h.Secret, req.QueryStringParameters["token"], h.Audience, now())
-	if err == nil && !idPattern.MatchString(claims.Subject) {
+	// The message contract's id rule: no '#', so an id can never reach into another user's
+	// status key.
+	if err == nil && !message.ValidID(claims.Subject) {
 		err = fmt.Errorf("%w: subject is not a valid user id", wstoken.ErrMalformed)
 	}
 	switch {
@@ -161,8 +159,8 @@ func (h *Handler) message(ctx context.Context, log *slog.Logger, connectionID, b
 	if req.ConfigID == "" {
 		req.ConfigID = DefaultConfigID
 	}
-	if !idPattern.MatchString(req.ConfigID) {
-		return connections.Event{Type: connections.EventError, Message: "invalid configId"}, nil
+	if !message.ValidID(req.ConfigID) {
+		return connections.Event{Type: connections.EventError, Message: "invalid configId: " + message.IDRule}, nil
 	}
 	user, err := h.Connections.UserOf(ctx, connectionID)
 	if errors.Is(err, connections.ErrNotFound) {
