@@ -13,7 +13,8 @@ import (
 )
 
 // Secret is the decrypted target of a deploy. Printing, formatting, JSON-encoding or logging it
-// shows the URL and "[redacted]" for the key.
+// shows "[redacted]" for both fields: the key is a credential, and the URL is a decrypted value
+// too (the app encrypted it; the status record and the logs never need it whole).
 type Secret struct {
 	URL       string
 	DeployKey string
@@ -21,25 +22,25 @@ type Secret struct {
 
 const redacted = "[redacted]"
 
-// String redacts the deploy key.
+// String redacts the URL and the deploy key.
 func (s Secret) String() string {
-	return fmt.Sprintf("{URL:%s DeployKey:%s}", s.URL, redacted)
+	return fmt.Sprintf("{URL:%s DeployKey:%s}", redacted, redacted)
 }
 
-// Format redacts the deploy key for every verb, including %#v and %+v.
+// Format redacts both fields for every verb, including %#v and %+v.
 func (s Secret) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, s.String()) }
 
-// GoString redacts the deploy key.
+// GoString redacts both fields.
 func (s Secret) GoString() string { return s.String() }
 
-// MarshalJSON redacts the deploy key.
+// MarshalJSON redacts both fields.
 func (s Secret) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]string{"url": s.URL, "deployKey": redacted})
+	return json.Marshal(map[string]string{"url": redacted, "deployKey": redacted})
 }
 
-// LogValue redacts the deploy key.
+// LogValue redacts both fields.
 func (s Secret) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("url", s.URL), slog.String("deployKey", redacted))
+	return slog.GroupValue(slog.String("url", redacted), slog.String("deployKey", redacted))
 }
 
 // plaintext is the wire form inside the ciphertext.

@@ -156,6 +156,9 @@ func TestSecretRedacts(t *testing.T) {
 			if strings.Contains(tt.out, "eyJ2MiI6") || strings.Contains(tt.out, "happy-otter-123|") {
 				t.Errorf("deploy key leaked: %s", tt.out)
 			}
+			if strings.Contains(tt.out, "happy-otter-123.convex.cloud") {
+				t.Errorf("decrypted URL leaked: %s", tt.out)
+			}
 			if !strings.Contains(tt.out, "[redacted]") {
 				t.Errorf("no redaction marker: %s", tt.out)
 			}
