@@ -21,20 +21,29 @@ func TestDeployCommand(t *testing.T) {
 	const secret = "c4n4ryc4n4ryc4n4ryc4n4ryc4n4ry0123456789abcdef"
 	key := "cmd-cat-1|" + secret
 	deployed := fmt.Sprintf("deployed BYOD package version %d to http://127.0.0.1:", bundle.Version)
+	schema, err := bundle.ExpectedSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexes := 0 // every index of a first deploy is backfilled
+	for _, tb := range schema.Tables {
+		indexes += len(tb.Indexes) + len(tb.SearchIndexes) + len(tb.VectorIndexes)
+	}
 	tests := []struct {
 		name       string
 		fail       convexlocal.FailMode
 		envKey     string
 		keyFile    string // contents; "" for none
 		extraArgs  []string
+		cache      bool // pass --compile-cache, a dir that does not exist yet
 		wantCode   int
 		wantStdout []string
 		wantStderr []string
 	}{
 		{name: "key from env", envKey: key, wantCode: 0,
 			wantStdout: []string{"validating", "preflight", "preparing", "bundling", "pushing", "finishing", "verifying", deployed}},
-		{name: "key from file", keyFile: key + "\n", wantCode: 0, wantStdout: []string{deployed}},
-		{name: "backfill progress", envKey: key, fail: convexlocal.FailSlowBackfill, wantCode: 0, wantStdout: []string{"indexing", "/46]"}},
+		{name: "key from file, compile cache", keyFile: key + "\n", cache: true, wantCode: 0, wantStdout: []string{deployed}},
+		{name: "backfill progress", envKey: key, fail: convexlocal.FailSlowBackfill, wantCode: 0, wantStdout: []string{"indexing", fmt.Sprintf("/%d]", indexes)}},
 		{name: "classified failure", envKey: key, fail: convexlocal.FailStartPush500, wantCode: 1,
 			wantStderr: []string{"failed (internal)", "detail: InternalServerError", "hint:", "retry:  yes"}},
 		{name: "wrong key", envKey: "cmd-cat-1|" + strings.Repeat("0", 40), wantCode: 1,
@@ -56,6 +65,10 @@ func TestDeployCommand(t *testing.T) {
 					t.Fatal(err)
 				}
 				args = append(args, "--key-file", f)
+			}
+			cache := filepath.Join(t.TempDir(), "compile-cache")
+			if tc.cache {
+				args = append(args, "--compile-cache", cache)
 			}
 			args = append(args, tc.extraArgs...)
 			var stdout, stderr bytes.Buffer
@@ -81,6 +94,9 @@ func TestDeployCommand(t *testing.T) {
 			}
 			if tc.wantCode == 0 && srv.State().PushCount != 1 {
 				t.Fatalf("deployment pushed %d times", srv.State().PushCount)
+			}
+			if fi, err := os.Stat(cache); tc.cache && (err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700) {
+				t.Fatalf("compile cache: %v %v, want a 0700 dir", fi, err)
 			}
 		})
 	}
