@@ -509,7 +509,7 @@ func checkRunningDeploy(t *testing.T, job, main, key, secret, cache string) {
 			t.Errorf("%s while the CLI runs: %v %v, want %v (dir %v)", f.path, fi.Mode(), err, f.perm, f.dir)
 		}
 	}
-	procs := deployProcesses(t, job)
+	procs := processesUnder(t, filepath.Join(job, "tmp"))
 	var leader *cliProcess
 	for i, p := range procs {
 		if len(p.argv) > 1 && p.argv[1] == main {

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -78,25 +77,8 @@ func requireNothingLeft(t testing.TB, root string) {
 	for _, e := range entries {
 		t.Errorf("left behind in the temp root: %s", e.Name())
 	}
-	procs, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	needle := []byte("TMPDIR=" + root)
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", p.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if bytes.HasPrefix(kv, needle) {
-				comm, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
-				t.Errorf("process %s (%s) of a deploy is still alive", p.Name(), bytes.TrimSpace(comm))
-			}
-		}
+	for _, p := range processesUnder(t, root) {
+		t.Errorf("process %s (%v) of a deploy is still alive", p.pid, p.argv)
 	}
 }
 
@@ -153,15 +135,15 @@ type cliProcess struct {
 	env  []string
 }
 
-// deployProcesses returns the live processes whose TMPDIR is the job's own (the CLI and the
-// esbuild service it starts).
-func deployProcesses(t testing.TB, job string) []cliProcess {
+// processesUnder returns the live processes whose TMPDIR starts with dir: the engine gives the
+// CLI, and so the esbuild service it starts, TMPDIR=<job>/tmp.
+func processesUnder(t testing.TB, dir string) []cliProcess {
 	t.Helper()
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	needle := "TMPDIR=" + filepath.Join(job, "tmp")
+	needle := "TMPDIR=" + dir
 	var out []cliProcess
 	for _, p := range procs {
 		if _, err := strconv.Atoi(p.Name()); err != nil {
@@ -172,7 +154,7 @@ func deployProcesses(t testing.TB, job string) []cliProcess {
 			continue
 		}
 		vars := strings.Split(strings.TrimRight(string(env), "\x00"), "\x00")
-		if !slices.Contains(vars, needle) {
+		if !slices.ContainsFunc(vars, func(kv string) bool { return strings.HasPrefix(kv, needle) }) {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
