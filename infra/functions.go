@@ -57,6 +57,9 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 			"DEPLOY_TIMEOUT":          DeployTimeout,
 			"LEASE_DURATION":          LeaseDuration,
 			"SELF_HOSTED_HOSTS":       p.SelfHostedHosts,
+			// Node's compile cache on /tmp, which outlives one invocation in a warm environment:
+			// measured in docs/BENCHMARKS.md ("alt node: … + cache").
+			"NODE_COMPILE_CACHE_DIR": CompileCacheDir,
 		}),
 	})
 	// One message per invocation: a deploy can take the whole DEPLOY_TIMEOUT, so a batch of

@@ -47,12 +47,15 @@ func dockerfile(tb testing.TB) []instruction {
 }
 
 func lockfile(tb testing.TB) (pkg struct {
-	Dependencies map[string]string `json:"dependencies"`
+	Dependencies    map[string]string `json:"dependencies"`
+	DevDependencies map[string]string `json:"devDependencies"`
 }, lock struct {
 	Packages map[string]struct {
-		Version      string            `json:"version"`
-		Integrity    string            `json:"integrity"`
-		Dependencies map[string]string `json:"dependencies"`
+		Version         string            `json:"version"`
+		Integrity       string            `json:"integrity"`
+		Dependencies    map[string]string `json:"dependencies"`
+		DevDependencies map[string]string `json:"devDependencies"`
+		Dev             bool              `json:"dev"`
 	} `json:"packages"`
 }) {
 	tb.Helper()
@@ -74,15 +77,30 @@ func TestLockfilePinsTheCLI(t *testing.T) {
 	if pkg.Dependencies["convex"] != "1.48.0" {
 		t.Errorf("layers/package.json convex = %q, want exactly 1.48.0", pkg.Dependencies["convex"])
 	}
-	for name, version := range pkg.Dependencies {
-		if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(version) {
-			t.Errorf("layers/package.json %s = %q: not an exact version", name, version)
-		}
-		if got := lock.Packages["node_modules/"+name]; got.Version != version || !strings.HasPrefix(got.Integrity, "sha512-") {
-			t.Errorf("lockfile %s = %q (integrity %q), want %s with a sha512 integrity", name, got.Version, got.Integrity, version)
-		}
-		if lock.Packages[""].Dependencies[name] != version {
-			t.Errorf("lockfile root dependency %s = %q, want %s: lockfile out of date", name, lock.Packages[""].Dependencies[name], version)
+	// Both kinds are exact and locked: the image installs the dependencies (npm ci --omit=dev),
+	// the tests also the dev ones (tsc), and both must be the versions the lockfile pins.
+	for _, deps := range []struct {
+		kind      string
+		pkg, root map[string]string
+		dev       bool
+	}{
+		{"dependencies", pkg.Dependencies, lock.Packages[""].Dependencies, false},
+		{"devDependencies", pkg.DevDependencies, lock.Packages[""].DevDependencies, true},
+	} {
+		for name, version := range deps.pkg {
+			if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(version) {
+				t.Errorf("layers/package.json %s %s = %q: not an exact version", deps.kind, name, version)
+			}
+			got := lock.Packages["node_modules/"+name]
+			if got.Version != version || !strings.HasPrefix(got.Integrity, "sha512-") {
+				t.Errorf("lockfile %s = %q (integrity %q), want %s with a sha512 integrity", name, got.Version, got.Integrity, version)
+			}
+			if got.Dev != deps.dev {
+				t.Errorf("lockfile %s dev = %v, want %v (%s)", name, got.Dev, deps.dev, deps.kind)
+			}
+			if deps.root[name] != version {
+				t.Errorf("lockfile root %s %s = %q, want %s: lockfile out of date", deps.kind, name, deps.root[name], version)
+			}
 		}
 	}
 	// esbuild's native package for the image's architecture is locked too.

@@ -19,6 +19,9 @@ const (
 	// LeaseDuration is the status lease (LEASE_DURATION): longer than the function timeout, so a
 	// lease outlives any invocation that could still hold it and a crashed worker's is taken over.
 	LeaseDuration = "7m"
+	// CompileCacheDir is Node's compile cache (NODE_COMPILE_CACHE_DIR), on /tmp so a warm
+	// execution environment reuses what the previous deploy compiled.
+	CompileCacheDir = "/tmp/byod-node-compile-cache"
 	// DeployerTimeoutMinutes covers DEPLOY_TIMEOUT (5 min) plus preflight, ping verification
 	// and the status writes.
 	DeployerTimeoutMinutes = 6

@@ -151,6 +151,7 @@ func TestFunctionEnvironmentMatchesArchitecture(t *testing.T) {
 	for k, want := range map[string]string{
 		"DEPLOY_TIMEOUT": DeployTimeout, "LEASE_DURATION": LeaseDuration,
 		"CONVEX_CLI_NODE_MODULES": "/opt/convex/node_modules", "NODE_BINARY": "/opt/node/bin/node",
+		"NODE_COMPILE_CACHE_DIR": "/tmp/byod-node-compile-cache",
 	} {
 		if deployerEnv[k] != want {
 			t.Errorf("deployer %s = %v, want %s", k, deployerEnv[k], want)
