@@ -26,7 +26,7 @@ TEST_ENV     := BYOD_CLI_NODE_MODULES=$(CLI_NM) BYOD_LOCAL_NODE_MODULES=$(LOCAL_
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 PKGS         ?= ./...
 
-.PHONY: help deps test test-go test-infra vet fmt fmt-check bench demo dev local-convex package build synth image clean
+.PHONY: help deps test test-go test-infra vet fmt fmt-check bench demo dev local-convex package build synth image bootstrap deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -117,6 +117,12 @@ build: $(GO_STAMP) ## Build bin/<fn>/bootstrap for the four Lambda functions (li
 
 synth: build ## cdk synth offline into infra/cdk.out (no AWS account, credentials or Docker).
 	$(MAKE) -C infra synth
+
+bootstrap: ## cdk bootstrap the account and region of your AWS credentials (once; see docs/infra.md).
+	$(MAKE) -C infra bootstrap
+
+deploy: build ## Deploy the stack to AWS (credentials, Docker for linux/arm64); outputs in bin/outputs.json. CDK_ARGS="-c alarmEmail=…".
+	$(MAKE) -C infra deploy
 
 image: build ## Build the deployer's container image (needs Docker with linux/arm64).
 	docker build --platform linux/arm64 -f layers/Dockerfile -t $(IMAGE) .
