@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -545,51 +544,6 @@ func TestTransientFailures(t *testing.T) {
 			t.Fatalf("after redelivery: %+v, %d deploys", rec, len(f.engine.targets()))
 		}
 	})
-}
-
-func TestSettings(t *testing.T) {
-	base := map[string]string{"STATUS_TABLE": "status", "CONVEX_CLI_NODE_MODULES": "/opt/convex/node_modules"}
-	tests := []struct {
-		name    string
-		env     map[string]string
-		wantErr string
-		check   func(t *testing.T, s settings)
-	}{
-		{"defaults", base, "", func(t *testing.T, s settings) {
-			if s.Timeout != 5*time.Minute || s.Lease != 7*time.Minute || s.SelfHostedHosts != nil {
-				t.Errorf("%+v", s)
-			}
-		}},
-		{"overrides", merge(base, map[string]string{"DEPLOY_TIMEOUT": "90s", "LEASE_DURATION": "3m", "SELF_HOSTED_HOSTS": " a.example.com, ,b.example.com"}), "", func(t *testing.T, s settings) {
-			if s.Timeout != 90*time.Second || s.Lease != 3*time.Minute || !slices.Equal(s.SelfHostedHosts, []string{"a.example.com", "b.example.com"}) {
-				t.Errorf("%+v", s)
-			}
-		}},
-		{"no table", map[string]string{"CONVEX_CLI_NODE_MODULES": "/x"}, "STATUS_TABLE is required", nil},
-		{"bad duration", merge(base, map[string]string{"DEPLOY_TIMEOUT": "five minutes"}), `DEPLOY_TIMEOUT="five minutes"`, nil},
-		{"lease not longer than the timeout", merge(base, map[string]string{"LEASE_DURATION": "5m"}), "must be longer than DEPLOY_TIMEOUT", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := settingsFrom(func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v, want …%s…", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.check(t, s)
-		})
-	}
-}
-
-func merge(a, b map[string]string) map[string]string {
-	out := maps.Clone(a)
-	maps.Copy(out, b)
-	return out
 }
 
 // syncBuffer is a bytes.Buffer safe for the handler's concurrent writers.
