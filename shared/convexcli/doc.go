@@ -1,4 +1,5 @@
-// Package convexcli runs the pinned Convex CLI (`node …/convex/bin/main.js`) and reads its output.
+// Package convexcli runs the pinned Convex CLI (`node …/convex/dist/cli.bundle.cjs`, see [Entry]) and
+// reads its output.
 //
 // A [Runner] starts node directly (never a shell, never npx) with an environment built only from
 // an explicit allow-list ([AllowedEnv]); nothing of the parent's environment leaks into the child.

@@ -192,7 +192,7 @@ func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *
 			}
 		},
 	}
-	args := append([]string{filepath.Join(e.CLINodeModules, "convex", "bin", "main.js")}, deployArgs(job)...)
+	args := append([]string{convexcli.Entry(e.CLINodeModules)}, deployArgs(job)...)
 	run, rerr := runner.Run(ctx, filepath.Join(job, "project"), args...)
 	if e.KeepOutput != nil {
 		e.KeepOutput(run.Stdout, run.Stderr)
@@ -218,9 +218,9 @@ func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *
 	return Result{URL: tg.base, SchemaVersion: bundle.Version, CLIWall: run.Wall, CLICPU: run.CPU}, nil
 }
 
-// deployArgs are the CLI's arguments after main.js. Type-checking ran at build time, and the
-// package ships convex/_generated, so both are off; the two confirmations a non-interactive run
-// cannot answer are pre-answered.
+// deployArgs are the CLI's arguments after its entry script (convexcli.Entry). Type-checking ran
+// at build time, and the package ships convex/_generated, so both are off; the two confirmations
+// a non-interactive run cannot answer are pre-answered.
 func deployArgs(job string) []string {
 	return []string{"deploy", "--yes", "--typecheck=disable", "--codegen=disable",
 		"--skip-large-indexes-check", "--allow-unstaging-schema",

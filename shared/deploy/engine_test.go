@@ -473,7 +473,7 @@ func TestDeployWhileTheCLIRuns(t *testing.T) {
 	e.jobHook = func(dir string) { jobs <- dir }
 	srv, tg := startLocal(t, "happy-cat-123", convexlocal.Options{})
 	_, secret, _ := strings.Cut(tg.Key, "|")
-	main := filepath.Join(e.CLINodeModules, "convex", "bin", "main.js")
+	main := convexcli.Entry(e.CLINodeModules)
 	checked := make(chan struct{})
 	var once sync.Once
 	tg.URL = interpose(t, srv.URL(), func(w http.ResponseWriter, r *http.Request) bool {
