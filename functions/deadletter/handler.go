@@ -30,9 +30,10 @@ type Metrics interface {
 	DeploymentFailed(errorClass string, d time.Duration) error
 }
 
-// Handler marks dead-lettered requests failed and counts each one in DeploymentsFailed under
-// ErrorClass, without a duration (the deploy never ran to an outcome). It holds no
-// per-invocation state.
+// Handler marks dead-lettered requests failed. Each one that left its user's current record
+// failed is counted in DeploymentsFailed under ErrorClass, without a duration (the deploy never
+// ran to an outcome); one that had already ended or was superseded by a newer request is not,
+// since no user was left failed by it. It holds no per-invocation state.
 type Handler struct {
 	Store   Store
 	Metrics Metrics
@@ -72,10 +73,12 @@ func (h *Handler) handle(ctx context.Context, msg events.SQSMessage) error {
 		return nil // its outcome was counted when it was recorded
 	case errors.Is(err, status.ErrSuperseded):
 		log.InfoContext(ctx, "dead-lettered request is no longer current; recorded on its history item only")
+		return nil // the user's current record belongs to a newer request, which was not failed
 	default:
 		return err
 	}
-	// Counted as the deployer counts the failures it records; metrics never fail the message.
+	// The user's current record is now failed: counted as the deployer counts the failures it
+	// records. Metrics never fail the message.
 	if err := h.Metrics.DeploymentFailed(ErrorClass, 0); err != nil {
 		log.WarnContext(ctx, "metric not written", "error", err)
 	}
