@@ -33,8 +33,10 @@ const tokenTTL = time.Hour
 //	GET  /api/status        ?userId=&configId= → the current status record
 //	GET  /api/queues        → what the SQS pollers delivered, by function (SQSStats)
 //
-// The API answers only JSON POSTs (a cross-site form cannot send one without a CORS preflight,
-// which it never passes) and only for a loopback Host (no DNS rebinding).
+// The POSTs, which act, accept only JSON bodies (a cross-site form cannot send one without a
+// CORS preflight, which it never passes). The GETs (the page, the zip, /api/status and
+// /api/queues) are read-only, and the server sends no CORS headers, so another origin cannot
+// read their answers. Every route answers only for a loopback Host (no DNS rebinding).
 func (p *Pipeline) servePage(addr string, log *slog.Logger) error {
 	ln, err := listen(addr)
 	if err != nil {
