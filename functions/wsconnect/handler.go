@@ -36,10 +36,10 @@ type Statuses interface {
 	Get(ctx context.Context, userID, configID string) (status.Record, error)
 }
 
-// Handler serves the WebSocket API's $connect, $disconnect and $default routes (and a route named
-// "status", should one be configured). It answers a client message with its response body, so the
-// message route needs a route response (two-way) and the function no management API access.
-// It holds no per-invocation state.
+// Handler serves the WebSocket API's $connect, $disconnect and $default routes. The stack
+// (infra/websocket.go) and local mode route every client message, {"action":"status"} included,
+// to $default, which has a route response (two-way): the handler answers a message with its
+// response body, so the function needs no management API access. It holds no per-invocation state.
 type Handler struct {
 	// Secret is the HMAC key of the tokens (wstoken); Audience the expected aud (TOKEN_AUDIENCE).
 	Secret   []byte
@@ -59,9 +59,9 @@ type Handler struct {
 //     when it is missing, malformed, badly signed, expired or not yet valid, or names an invalid
 //     user id; 403 when it is for another audience. Nothing is stored unless it answers 200.
 //   - $disconnect removes the connection (already gone is fine) and answers 200.
-//   - $default (or "status") answers 200 with one connections.Event as the body: the snapshot
-//     for a status request, an error event for anything else. API Gateway sends that body to the
-//     client through the route response.
+//   - $default (as would any other route key) answers 200 with one connections.Event as the
+//     body: the snapshot for a status request, an error event for anything else. API Gateway
+//     sends that body to the client through $default's route response.
 //
 // It returns an error (API Gateway: 500, "Internal server error" to a client message, and an
 // Errors metric) only when a dependency failed: storing or deleting the connection, reading the
