@@ -738,9 +738,9 @@ func TestLocalCommandsRefuse(t *testing.T) {
 		{"watch with a bad --until", []string{"watch", "--user", "u", "--until", "soon"}, 2, "want deployed, failed or final"},
 		{"dev with a bad failure mode", []string{"dev", "--fail", "explode"}, 2, "explode"},
 		{"dev with a URL but no key", []string{"dev", "--convex-url", "https://x.convex.cloud"}, 2, "go together"},
-		{"send with no dev session", []string{"send", "retry", "--user", "u"}, 1, "no local pipeline running"},
-		{"status with no dev session", []string{"status", "--user", "u"}, 1, "no local pipeline running"},
-		{"watch with no dev session", []string{"watch", "--user", "u"}, 1, "no local pipeline running"},
+		{"send with no dev session", []string{"send", "retry", "--user", "u"}, 1, "localrun: no local pipeline running"},
+		{"status with no dev session", []string{"status", "--user", "u"}, 1, "localrun: no local pipeline running"},
+		{"watch with no dev session", []string{"watch", "--user", "u"}, 1, "localrun: no local pipeline running"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -774,7 +774,7 @@ func TestLocalCommandsStaleSession(t *testing.T) {
 	if err := localrun.WriteEndpoints(file, e); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("no byod dev session is running (stale %s from pid %d", file, dev.Process.Pid)
+	want := fmt.Sprintf("localrun: no byod dev session is running (stale %s from pid %d", file, dev.Process.Pid)
 	for _, args := range [][]string{
 		{"send", "deploy", "--user", "u"},
 		{"send", "raw", "--file", file},

@@ -56,11 +56,14 @@ type Endpoints struct {
 const DefaultEndpointsFile = ".byod/dev.json"
 
 // ErrNotRunning is wrapped by ReadEndpoints when no dev session has written the file.
-var ErrNotRunning = errors.New("localrun: no local pipeline running (start one with `byod dev` or `make dev`)")
+var ErrNotRunning = errors.New("localrun: no local pipeline running")
 
 // ErrStale is wrapped by ReadEndpoints when the file names a dev process that is no longer
 // running (it was killed before it could remove the file, e.g. by SIGKILL).
-var ErrStale = errors.New("no byod dev session is running")
+var ErrStale = errors.New("localrun: no byod dev session is running")
+
+// startHint ends both errors: what to do about them.
+const startHint = "start one with `byod dev` or `make dev`"
 
 // WriteEndpoints writes e to path (0600, its folder 0700), replacing the file atomically.
 func WriteEndpoints(path string, e Endpoints) error {
@@ -95,7 +98,7 @@ func WriteEndpoints(path string, e Endpoints) error {
 func ReadEndpoints(path string) (Endpoints, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return Endpoints{}, fmt.Errorf("localrun: %s: %w", path, ErrNotRunning)
+		return Endpoints{}, fmt.Errorf("%w (no %s; %s)", ErrNotRunning, path, startHint)
 	}
 	if err != nil {
 		return Endpoints{}, fmt.Errorf("localrun: read endpoints: %w", err)
@@ -105,7 +108,7 @@ func ReadEndpoints(path string) (Endpoints, error) {
 		return Endpoints{}, fmt.Errorf("localrun: read endpoints %s: %w", path, err)
 	}
 	if !alive(e.PID) {
-		return Endpoints{}, fmt.Errorf("localrun: %w (stale %s from pid %d; start one with `byod dev` or `make dev`)", ErrStale, path, e.PID)
+		return Endpoints{}, fmt.Errorf("%w (stale %s from pid %d; %s)", ErrStale, path, e.PID, startHint)
 	}
 	return e, nil
 }

@@ -36,9 +36,9 @@ func TestReadEndpoints(t *testing.T) {
 		wantMsg string // PATH stands for the file
 	}{
 		{"live dev process", os.Getpid(), nil, ""},
-		{"no file", -1, localrun.ErrNotRunning, "no local pipeline running"},
-		{"dev process killed", dead, localrun.ErrStale, fmt.Sprintf("no byod dev session is running (stale PATH from pid %d", dead)},
-		{"file without a pid", 0, localrun.ErrStale, "no byod dev session is running (stale PATH from pid 0"},
+		{"no file", -1, localrun.ErrNotRunning, "localrun: no local pipeline running (no PATH; start one with `byod dev`"},
+		{"dev process killed", dead, localrun.ErrStale, fmt.Sprintf("localrun: no byod dev session is running (stale PATH from pid %d; start one with `byod dev`", dead)},
+		{"file without a pid", 0, localrun.ErrStale, "localrun: no byod dev session is running (stale PATH from pid 0; start one with `byod dev`"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
