@@ -56,7 +56,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cli := fs.String("cli", "", "node_modules holding the pinned convex package (default $CONVEX_CLI_NODE_MODULES, else the `make deps` install)")
 	node := fs.String("node", os.Getenv("NODE_BINARY"), "node executable (default $NODE_BINARY, else node on PATH)")
 	tempRoot := fs.String("temp-root", "", "where job directories are made (default the system temp dir)")
-	compileCache := fs.String("compile-cache", os.Getenv("NODE_COMPILE_CACHE_DIR"), "Node's compile cache directory, made 0700 when missing; \"\" or off for none (default $NODE_COMPILE_CACHE_DIR)")
+	compileCache := fs.String("compile-cache", os.Getenv("NODE_COMPILE_CACHE_DIR"), "Node's compile cache directory (absolute), made 0700 when missing; off for none (default $NODE_COMPILE_CACHE_DIR, else $TMPDIR/byod-node-compile-cache, as the deployer)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -84,15 +84,17 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	_ = hosts.Set(os.Getenv("SELF_HOSTED_HOSTS"))
-	if *compileCache == "off" {
-		*compileCache = ""
+	cacheDir, err := deploy.CompileCacheDir(*compileCache, os.Getenv("TMPDIR"))
+	if err != nil {
+		fmt.Fprintf(stderr, "byod deploy: %v\n", err)
+		return 2
 	}
 	e := &deploy.Engine{
 		CLINodeModules:  nm,
 		Node:            *node,
 		TempRoot:        *tempRoot,
 		SelfHostedHosts: append(hosts, "127.0.0.1", "localhost", "::1"),
-		CompileCache:    *compileCache,
+		CompileCache:    cacheDir,
 	}
 	start := time.Now()
 	res, err := e.Deploy(ctx, deploy.Target{URL: *url, Key: key}, deploy.Options{

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"regexp"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -177,13 +174,14 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 		_, serr := h.Store.Fail(context.WithoutCancel(ctx), ref, owner, f, took)
 		if errors.Is(serr, status.ErrLeaseLost) {
 			log.ErrorContext(ctx, "lease lost; deploy failed, outcome not recorded",
-				"stoppedByLeaseLoss", stopped.Load(), "errorClass", f.Class, "error", serr, "deployError", redactHost(err, secret.URL))
+				"stoppedByLeaseLoss", stopped.Load(), "errorClass", f.Class, "error", serr, "deployError", err)
 			return nil
 		}
 		if serr != nil {
 			return serr
 		}
-		log.WarnContext(ctx, "deploy failed", "errorClass", f.Class, "error", redactHost(err, secret.URL))
+		// The engine's *deploy.Error logs without the deployment's URL, name or key ident.
+		log.WarnContext(ctx, "deploy failed", "errorClass", f.Class, "error", err)
 		h.metric(ctx, log, h.Metrics.DeploymentFailed(f.Class, took))
 		return nil
 	}
@@ -198,17 +196,6 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 	log.InfoContext(ctx, "deployed", "schemaVersion", res.SchemaVersion, "durationMs", res.Duration.Milliseconds())
 	h.metric(ctx, log, h.Metrics.DeploymentSucceeded(res.Duration))
 	return nil
-}
-
-// redactHost is err's text without the deployment's host: the engine's messages name the URL
-// ("could not reach https://…"), a decrypted value that must not reach the logs (STYLE.md 10).
-// The status record keeps the full message for the user, whose URL it is.
-func redactHost(err error, rawURL string) string {
-	u, perr := url.Parse(strings.TrimSpace(rawURL))
-	if perr != nil || u.Hostname() == "" {
-		return err.Error()
-	}
-	return regexp.MustCompile(`(?i)`+regexp.QuoteMeta(u.Hostname())).ReplaceAllString(err.Error(), "[deployment]")
 }
 
 // failure turns an engine error into the recorded failure.

@@ -108,7 +108,7 @@ func (e *fakeEngine) Deploy(ctx context.Context, t deploy.Target, opts deploy.Op
 		select {
 		case <-e.block:
 		case <-ctx.Done():
-			return deploy.Result{}, &deploy.Error{Class: deploy.ClassTimedOut, Message: "stopped", Retryable: true}
+			return deploy.Result{}, (&deploy.Error{Class: deploy.ClassTimedOut, Message: "stopped", Retryable: true}).ForTarget(t)
 		}
 	}
 	emit := func(s deploy.Stage, msg string, done, total int) {
@@ -120,17 +120,18 @@ func (e *fakeEngine) Deploy(ctx context.Context, t deploy.Target, opts deploy.Op
 	}
 	emit(deploy.StagePreflight, "contacting "+t.URL, 0, 0)
 	if ctx.Err() != nil { // as the real engine does when its context ends
-		return deploy.Result{}, &deploy.Error{Class: deploy.ClassTimedOut, Message: "stopped", Retryable: true, Err: ctx.Err()}
+		return deploy.Result{}, (&deploy.Error{Class: deploy.ClassTimedOut, Message: "stopped", Retryable: true, Err: ctx.Err()}).ForTarget(t)
 	}
 	if t.URL == downURL {
-		return deploy.Result{}, &deploy.Error{Class: deploy.ClassUnreachable, Retryable: true,
-			Message: "could not reach " + strings.ToLower(t.URL), Detail: "dial tcp: connection refused"}
+		// As the real engine's: the URL in the message, the name alone in the backend's words.
+		return deploy.Result{}, (&deploy.Error{Class: deploy.ClassUnreachable, Retryable: true,
+			Message: "could not reach " + strings.ToLower(t.URL), Detail: "dial tcp: connection refused (deployment 'down-otter-999')"}).ForTarget(t)
 	}
 	if t.Key == wrongKey {
-		return deploy.Result{Duration: 40 * time.Millisecond}, &deploy.Error{
+		return deploy.Result{Duration: 40 * time.Millisecond}, (&deploy.Error{
 			Class: deploy.ClassInvalidDeployKey, Message: "the deployment rejected the key",
 			Detail: "BadDeployKey: the deploy key is invalid", Hint: "Regenerate the deploy key in the Convex dashboard.",
-		}
+		}).ForTarget(t)
 	}
 	emit(deploy.StagePreparing, "writing package version", 0, 0)
 	emit(deploy.StageBundling, "running the Convex CLI", 0, 0)
@@ -385,7 +386,7 @@ func TestFailureLogWithoutURL(t *testing.T) {
 	if strings.Contains(strings.ToLower(logs), "down-otter-999") {
 		t.Errorf("the decrypted URL reached the logs:\n%s", logs)
 	}
-	if !strings.Contains(logs, `could not reach https://[deployment]`) {
+	if !strings.Contains(logs, `could not reach https://[deployment]`) || !strings.Contains(logs, `(deployment '[deployment]')`) {
 		t.Errorf("the failure was not logged with the host redacted:\n%s", logs)
 	}
 }

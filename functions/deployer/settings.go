@@ -3,9 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/byod-deployer/byod-deployer/shared/deploy"
 )
 
 // settings is the deployer's environment (docs/ARCHITECTURE.md, "Function environment").
@@ -22,9 +23,6 @@ type settings struct {
 	// ("": none). The engine makes it 0700 and leaves it out of any deploy it is unusable for.
 	CompileCache string
 }
-
-// compileCacheOff turns the compile cache off when NODE_COMPILE_CACHE_DIR holds it.
-const compileCacheOff = "off"
 
 // settingsFrom reads the environment through getenv. It fails when a required variable is
 // missing, a duration does not parse, the lease is not longer than the deploy timeout (a live
@@ -66,18 +64,10 @@ func settingsFrom(getenv func(string) string) (settings, error) {
 	if s.Lease <= s.Timeout {
 		errs = append(errs, fmt.Errorf("LEASE_DURATION (%s) must be longer than DEPLOY_TIMEOUT (%s)", s.Lease, s.Timeout))
 	}
-	switch dir := getenv("NODE_COMPILE_CACHE_DIR"); {
-	case dir == compileCacheOff:
-	case dir == "":
-		tmp := getenv("TMPDIR")
-		if !filepath.IsAbs(tmp) {
-			tmp = "/tmp"
-		}
-		s.CompileCache = filepath.Join(tmp, "byod-node-compile-cache")
-	case !filepath.IsAbs(dir):
-		errs = append(errs, fmt.Errorf("NODE_COMPILE_CACHE_DIR=%q is neither an absolute path nor %q", dir, compileCacheOff))
-	default:
-		s.CompileCache = filepath.Clean(dir)
+	if dir, err := deploy.CompileCacheDir(getenv("NODE_COMPILE_CACHE_DIR"), getenv("TMPDIR")); err != nil {
+		errs = append(errs, err)
+	} else {
+		s.CompileCache = dir
 	}
 	for _, h := range strings.Split(getenv("SELF_HOSTED_HOSTS"), ",") {
 		if h = strings.TrimSpace(h); h != "" {

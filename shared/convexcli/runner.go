@@ -38,7 +38,7 @@ var AllowedEnv = map[string]bool{
 	"npm_config_update_notifier": true,
 }
 
-// Runner runs one program (node, normally with the CLI's main.js as first argument) in its own
+// Runner runs one program (node, normally with the CLI's Entry as first argument) in its own
 // process group. The zero value is not usable: Program must be set. A Runner holds no per-run
 // state and may be used by several goroutines at once.
 type Runner struct {

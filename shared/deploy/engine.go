@@ -124,7 +124,7 @@ func (e *Engine) Deploy(ctx context.Context, t Target, opts Options) (Result, er
 		if derr.Err != nil {
 			derr.Err = scrubbedError{msg: rep.scrub.Scrub(derr.Err.Error()), err: derr.Err}
 		}
-		return Result{}, derr
+		return Result{}, derr.ForTarget(t)
 	}
 	res.Duration = time.Since(start)
 	rep.emit(Event{Stage: StageDeployed, Message: fmt.Sprintf("deployed package version %d to %s", res.SchemaVersion, res.URL)})

@@ -3,6 +3,9 @@ package deploy
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -44,6 +47,76 @@ type Error struct {
 	Hint      string // what the user can do
 	Retryable bool   // whether the same deploy may succeed later
 	Err       error  // the cause, scrubbed; may be nil
+
+	// target replaces the deployment's URL, host, name and key ident in what LogValue shows.
+	target *strings.Replacer
+}
+
+// LogValue is what a log record shows of the error: its class, whether a retry may help, and its
+// text and cause with the deployment's URL, host, name and key ident replaced by "[deployment]".
+// They are decrypted values, which never reach a log (STYLE.md 10); Message and Detail keep them
+// for the user, whose deployment they name. The key itself is scrubbed from every field already.
+func (e *Error) LogValue() slog.Value {
+	clean := func(s string) string {
+		if e.target == nil {
+			return s
+		}
+		return e.target.Replace(s)
+	}
+	attrs := []slog.Attr{
+		slog.String("class", string(e.Class)),
+		slog.Bool("retryable", e.Retryable),
+		slog.String("message", clean(e.Error())),
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("cause", clean(e.Err.Error())))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// ForTarget makes LogValue leave out t's URL, host, name and key ident, and returns e. Every error
+// Engine.Deploy returns has it; a stand-in for the engine in a test should call it too.
+func (e *Error) ForTarget(t Target) *Error {
+	e.target = targetWords(t)
+	return e
+}
+
+// targetWords are the words of t that name the deployment: the URL as given, its host with and
+// without the port, the deployment name of a cloud host, the key's ident and its name, longest
+// first (so a longer word is replaced before a word inside it). Words under four characters are
+// left out: they would blot out ordinary text and name nothing.
+func targetWords(t Target) *strings.Replacer {
+	words := map[string]bool{strings.TrimSpace(t.URL): true}
+	if u, err := url.Parse(strings.TrimSpace(t.URL)); err == nil {
+		host := strings.ToLower(u.Hostname())
+		words[u.Host], words[strings.ToLower(u.Host)], words[host] = true, true, true
+		if n, _, ok := strings.Cut(host, "."); ok && strings.HasSuffix(host, ".convex.cloud") {
+			words[n] = true
+		}
+	}
+	if ident, _, ok := strings.Cut(t.Key, "|"); ok {
+		words[ident] = true
+		if _, name, typed := strings.Cut(ident, ":"); typed {
+			words[name] = true
+		}
+	}
+	var list []string
+	for w := range words {
+		if len(w) >= 4 {
+			list = append(list, w)
+		}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if len(list[i]) != len(list[j]) {
+			return len(list[i]) > len(list[j])
+		}
+		return list[i] < list[j]
+	})
+	var pairs []string
+	for _, w := range list {
+		pairs = append(pairs, w, "[deployment]")
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 func (e *Error) Error() string {

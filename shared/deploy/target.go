@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"encoding/json"
+	"log/slog"
 	"net"
 	"net/url"
 	"regexp"
@@ -25,6 +27,17 @@ func (t Target) String() string {
 
 // GoString keeps %#v from printing the key.
 func (t Target) GoString() string { return "deploy.Target{" + t.String() + "}" }
+
+// LogValue keeps a logged Target from showing the key or the URL: in the deployer both are
+// decrypted values (STYLE.md 10).
+func (t Target) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", redacted), slog.String("key", redacted))
+}
+
+// MarshalJSON keeps a Target encoded as JSON from showing the key or the URL.
+func (t Target) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"url": redacted, "key": redacted})
+}
 
 const redacted = "[REDACTED]"
 

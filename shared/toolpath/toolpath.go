@@ -47,8 +47,10 @@ func CLINodeModules() (string, error) {
 	return nodeModules(EnvCLINodeModules, "cli", "convex/bin/main.js")
 }
 
-// CLIMain returns the path of the Convex CLI entry point (…/convex/bin/main.js), which is run
-// with node directly: never through npx or a shell.
+// CLIMain returns the path of the Convex CLI's bin (…/convex/bin/main.js), the entry a person's
+// `npx convex` runs; tests of the local Convex deployment drive the CLI through it, as users do.
+// The deploy engine runs the bundle that bin imports (convexcli.Entry). Either is run with node
+// directly: never through npx or a shell.
 func CLIMain() (string, error) {
 	nm, err := CLINodeModules()
 	if err != nil {
