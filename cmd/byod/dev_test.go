@@ -16,8 +16,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -610,14 +612,9 @@ func browserTest(t *testing.T, c *localrun.Client, user string) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("%s: %v (make deps installs it)", chromium, err)
 	}
-	// The deployment that is down at first: an address nothing listens on until the page has
-	// shown the failure.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	// The deployment that is down at first: a port held, so no other server can take it, but
+	// not listened on until the page has shown the failure.
+	addr, up := downPort(t)
 	key := convexlocaltest.AdminKey(t, "local")
 	var revived *convexlocal.Server
 
@@ -653,7 +650,12 @@ func browserTest(t *testing.T, c *localrun.Client, user string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Listen(addr); err != nil {
+			ln, err := up()
+			if err != nil {
+				t.Fatalf("bring the deployment up on %s: %v", addr, err)
+			}
+			if err := s.UseListener(ln); err != nil {
+				ln.Close()
 				t.Fatalf("bring the deployment up on %s: %v", addr, err)
 			}
 			served := make(chan error, 1)
@@ -674,7 +676,7 @@ func browserTest(t *testing.T, c *localrun.Client, user string) {
 	}
 	for _, want := range []string{
 		`^step deploy: deployed$`,
-		`^failed: unreachable: .*http://` + regexp.QuoteMeta(addr),
+		`^failed: unreachable: could not reach http://` + regexp.QuoteMeta(addr) + `: connection refused$`,
 		`^hint: Check the deployment URL`,
 		`^step retry: deployed$`,
 		fmt.Sprintf(`^zip: 200 application/zip 504b0304 download %s\.zip 504b0304$`, regexp.QuoteMeta(bundle.ZipName())),
@@ -687,6 +689,71 @@ func browserTest(t *testing.T, c *localrun.Client, user string) {
 	if revived == nil || revived.State().PushCount != 1 {
 		t.Errorf("the retry did not push to the deployment that came back (%v)", revived)
 	}
+}
+
+// downPort holds a loopback port on which nothing listens yet, as a deployment that is down: a
+// TCP socket bound (without SO_REUSEADDR, so no other socket can bind the port) but not
+// listening, so the kernel refuses connections to it. up makes that same socket listen and
+// returns it as a net.Listener, which its user closes; the reserving socket is closed when the
+// test ends.
+func downPort(t *testing.T) (addr string, up func() (net.Listener, error)) {
+	t.Helper()
+	syscall.ForkLock.RLock() // no child may inherit the socket before it is close-on-exec
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		t.Fatalf("reserve a port: %v", err)
+	}
+	f := os.NewFile(uintptr(fd), "reserved port")
+	t.Cleanup(func() { f.Close() })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("reserve a port: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("reserve a port: %v", err)
+	}
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	return addr, func() (net.Listener, error) {
+		if err := syscall.Listen(fd, syscall.SOMAXCONN); err != nil {
+			return nil, fmt.Errorf("listen on the reserved port: %w", err)
+		}
+		return net.FileListener(f) // a duplicate of the socket
+	}
+}
+
+// TestDownPort: a held port refuses connections and cannot be taken by another server until up
+// makes it listen.
+func TestDownPort(t *testing.T) {
+	addr, up := downPort(t)
+	if c, err := net.Dial("tcp", addr); !errors.Is(err, syscall.ECONNREFUSED) {
+		if err == nil {
+			c.Close()
+		}
+		t.Fatalf("dial the held port: %v, want connection refused", err)
+	}
+	if other, err := net.Listen("tcp", addr); !errors.Is(err, syscall.EADDRINUSE) {
+		if err == nil {
+			other.Close()
+		}
+		t.Fatalf("another server listens on the held port: %v, want address in use", err)
+	}
+	ln, err := up()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ln.Addr().String() != addr {
+		t.Errorf("listener on %s, want %s", ln.Addr(), addr)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial once up: %v", err)
+	}
+	c.Close()
 }
 
 // waitFor polls cond until it holds, failing t after 2 minutes.
