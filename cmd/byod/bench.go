@@ -64,6 +64,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	out := fs.String("o", "", "write the markdown report to this file (default stdout)")
 	node := fs.String("node", "node", "node executable")
 	altNode := fs.String("alt-node", os.Getenv("BENCH_ALT_NODE"), "a second node (e.g. Node 22) to measure, with and without NODE_COMPILE_CACHE (default $BENCH_ALT_NODE)")
+	cacheDir := fs.String("compile-cache-dir", "", "the NODE_COMPILE_CACHE directory of the alt-node cache variants, kept after the run (default a directory under the bench's temp root, removed with it)")
 	npmCache := fs.String("npm-cache", os.Getenv("BENCH_NPM_CACHE"), "the npm cache `make deps` seeded for the naive npx variant (default $BENCH_NPM_CACHE, else .tools/npx-cache)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -91,7 +92,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer os.RemoveAll(root)
-	b := &bench{nm: nm, node: *node, altNode: *altNode, root: root, cache: filepath.Join(root, "compile-cache"), npmCache: *npmCache}
+	if *cacheDir == "" {
+		*cacheDir = filepath.Join(root, "compile-cache")
+	}
+	b := &bench{nm: nm, node: *node, altNode: *altNode, root: root, cache: *cacheDir, npmCache: *npmCache}
 	variants := benchVariants(b)
 
 	results := make([][]sample, len(variants))
@@ -105,7 +109,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if s.err != nil {
 				status = "failed: " + firstLine(s.err.Error())
 			}
-			fmt.Fprintf(stderr, "round %d/%d %-22s wall %6.3fs cpu %6.3fs %s\n", r+1, *rounds, variants[v].name, s.wall.Seconds(), s.cpu.Seconds(), status)
+			fmt.Fprintf(stderr, "round %d/%d %-36s wall %6.3fs cpu %6.3fs %s\n", r+1, *rounds, variants[v].name, s.wall.Seconds(), s.cpu.Seconds(), status)
 			if ctx.Err() != nil {
 				fmt.Fprintln(stderr, "byod bench: interrupted")
 				return 1
@@ -144,11 +148,13 @@ func (b *bench) once(ctx context.Context, v variant) sample {
 
 func benchVariants(b *bench) []variant {
 	optimised := []string{"deploy", "--yes", "--typecheck=disable", "--codegen=disable", "--skip-large-indexes-check", "--allow-unstaging-schema"}
+	codegenOn := slices.Clone(optimised)
+	codegenOn[slices.Index(codegenOn, "--codegen=disable")] = "--codegen=enable"
 	vs := []variant{
 		{name: "engine", how: "`deploy.Engine.Deploy`: validate, preflight, materialise, CLI (bundle entry, type-check and codegen off), ping", run: runEngine(b.node, "")},
 		{name: "bare optimised CLI", how: "`node main.js " + strings.Join(optimised, " ") + " --env-file F` in a materialised project", run: runCLI(b.node, "", mainJS, optimised...)},
 		{name: "bare, bundle entry", how: "as bare, but node runs `convex/dist/cli.bundle.cjs` (what `bin/main.js` imports) directly, as the engine does", run: runCLI(b.node, "", bundleEntry, optimised...)},
-		{name: "CLI, codegen on", how: "as bare, but `--codegen=enable` (what shipping `_generated` saves)", run: runCLI(b.node, "", mainJS, "deploy", "--yes", "--typecheck=disable", "--codegen=enable")},
+		{name: "CLI, codegen on", how: "as bare, but `--codegen=enable` (what shipping `_generated` saves)", run: runCLI(b.node, "", mainJS, codegenOn...)},
 		{name: "CLI defaults", how: "`node main.js deploy --yes --env-file F`: type-check `try` with tsc present, codegen on", run: runCLI(b.node, "", mainJS, "deploy", "--yes")},
 		{name: "naive npx", how: "`npx --yes convex@" + bundle.ConvexVersion + " deploy --yes --env-file F` in the project dir without node_modules; npm offline with a warm cache (seeded by `make deps`), a fresh npx install each run", run: runNaive},
 	}
@@ -156,6 +162,7 @@ func benchVariants(b *bench) []variant {
 		vs = append(vs,
 			variant{name: "alt node: bare", how: "bare optimised CLI on the alt node", run: runCLI(b.altNode, "", mainJS, optimised...)},
 			variant{name: "alt node: bare + cache", how: "bare optimised CLI on the alt node with `NODE_COMPILE_CACHE` (shared, warmed by the first run)", run: runCLI(b.altNode, b.cache, mainJS, optimised...)},
+			variant{name: "alt node: bare, bundle entry + cache", how: "bare, bundle entry on the alt node with the same `NODE_COMPILE_CACHE`: the bare call started as the engine starts it", run: runCLI(b.altNode, b.cache, bundleEntry, optimised...)},
 			variant{name: "alt node: engine + cache", how: "the engine on the alt node with `NODE_COMPILE_CACHE`", run: runEngine(b.altNode, b.cache)},
 			variant{name: "alt node: CLI defaults", how: "CLI defaults on the alt node", run: runCLI(b.altNode, "", mainJS, "deploy", "--yes")},
 		)
@@ -341,7 +348,7 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 	}
 	fmt.Fprintf(&w, "\nEach run deploys package version %d into a fresh local Convex deployment (`shared/convexlocal`, in process, on 127.0.0.1), so every deploy is a first deploy that creates every table and index. The %d runs of each variant are interleaved, the order rotating every round. Wall is the child's start to exit (the engine: `Deploy` call to return); CPU is user+sys of the whole child process tree (the leader, the children it waited for, and the esbuild service the CLI leaves behind, read from /proc before it is killed). The engine's own Go work (preflight, materialise, ping) is in its wall time but not its CPU column.\n\n",
 		bundle.Version, rounds)
-	fmt.Fprintf(&w, "| variant | ok/runs | wall median | wall min–max | CPU median | wall ÷ bare | how |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&w, "| variant | ok/runs | wall median | wall min–max | CPU median | wall ÷ bare main.js | how |\n|---|---|---|---|---|---|---|\n")
 	for i, v := range vs {
 		st[v.name] = summarise(results[i])
 	}
@@ -355,41 +362,49 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 		fmt.Fprintf(&w, "| %s | %s | %.2f s | %.2f–%.2f s | %.2f s | %.2f× | %s |\n", v.name, okText, s.wall.Seconds(),
 			s.wmin.Seconds(), s.wmax.Seconds(), s.cpu.Seconds(), ratio(s.wall, bare.wall), v.how)
 	}
-	eng, def, cg, naive := st["engine"], st["CLI defaults"], st["CLI, codegen on"], st["naive npx"]
+	eng, be, def, cg, naive := st["engine"], st["bare, bundle entry"], st["CLI defaults"], st["CLI, codegen on"], st["naive npx"]
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"
 		}
 		return "NOT met"
 	}
+	// The engine starts the CLI at its bundle, so it is judged against the bare call started the
+	// same way; the main.js bare call also pays the shim, which would count in the engine's favour.
 	fmt.Fprintf(&w, "\n## Goals\n\n")
-	fmt.Fprintf(&w, "- Engine within 1.15× of the bare optimised CLI call: wall %.2f× (CPU %.2f×): **%s**.\n",
-		ratio(eng.wall, bare.wall), ratio(eng.cpu, bare.cpu), verdict(ratio(eng.wall, bare.wall) <= 1.15))
+	fmt.Fprintf(&w, "- Engine within 1.15× of the bare optimised CLI call started the same way (bare, bundle entry): wall %.2f× (CPU %.2f×): **%s**. Against the bare `bin/main.js` call, which also pays the shim (for reference, not the goal): wall %.2f× (CPU %.2f×).\n",
+		ratio(eng.wall, be.wall), ratio(eng.cpu, be.cpu), verdict(ratio(eng.wall, be.wall) <= 1.15),
+		ratio(eng.wall, bare.wall), ratio(eng.cpu, bare.cpu))
 	fmt.Fprintf(&w, "- Engine at least 2.5× faster than the CLI with its defaults: wall %.2f× (CPU %.2f×): **%s**.\n",
 		ratio(def.wall, eng.wall), ratio(def.cpu, eng.cpu), verdict(ratio(def.wall, eng.wall) >= 2.5))
 	if b.altNode != "" {
 		// The image runs the alt node (Node 22) with the compile cache: the same goals there.
-		ab, ac, ae, ad := st["alt node: bare"], st["alt node: bare + cache"], st["alt node: engine + cache"], st["alt node: CLI defaults"]
-		fmt.Fprintf(&w, "- As the image runs it (alt node, engine with `NODE_COMPILE_CACHE`): within 1.15× of the bare call on that node: wall %.2f× (CPU %.2f×) of bare, %.2f× of bare + cache: **%s**; at least 2.5× faster than the CLI defaults on that node: wall %.2f× (CPU %.2f×): **%s**.\n",
-			ratio(ae.wall, ab.wall), ratio(ae.cpu, ab.cpu), ratio(ae.wall, ac.wall), verdict(ratio(ae.wall, ab.wall) <= 1.15),
+		ab, ac, abe, ae, ad := st["alt node: bare"], st["alt node: bare + cache"], st["alt node: bare, bundle entry + cache"], st["alt node: engine + cache"], st["alt node: CLI defaults"]
+		fmt.Fprintf(&w, "- As the image runs it (alt node, engine with `NODE_COMPILE_CACHE`): within 1.15× of the bare call started the same way on that node (bare, bundle entry + cache): wall %.2f× (CPU %.2f×): **%s**; for reference, against the bare `bin/main.js` call on that node: %.2f× of bare + cache, %.2f× (CPU %.2f×) of bare without the cache; at least 2.5× faster than the CLI defaults on that node: wall %.2f× (CPU %.2f×): **%s**.\n",
+			ratio(ae.wall, abe.wall), ratio(ae.cpu, abe.cpu), verdict(ratio(ae.wall, abe.wall) <= 1.15),
+			ratio(ae.wall, ac.wall), ratio(ae.wall, ab.wall), ratio(ae.cpu, ab.cpu),
 			ratio(ad.wall, ae.wall), ratio(ad.cpu, ae.cpu), verdict(ratio(ad.wall, ae.wall) >= 2.5))
 	}
 	fmt.Fprintf(&w, "- The naive `npx convex@%s deploy` in a directory without node_modules: %d of %d runs succeeded; it fails after a median %.2f s (CPU %.2f s) with `%s`.\n",
 		bundle.ConvexVersion, naive.ok, naive.runs, naive.wall.Seconds(), naive.cpu.Seconds(), mdEscape(naive.failure))
+	// Each line subtracts two rows that differ in exactly what the line names.
 	fmt.Fprintf(&w, "\n## What each choice buys (medians of this run)\n\n")
-	fmt.Fprintf(&w, "- Type-check off (`--typecheck=disable`; the package is type-checked by `make test` instead): %.2f s wall, %.2f s CPU (CLI defaults − codegen on).\n",
+	fmt.Fprintf(&w, "- Type-check off, with the CLI's large-index and staged-schema confirmations skipped (`--typecheck=disable --skip-large-indexes-check --allow-unstaging-schema`; the package is type-checked by `make test` instead): %.2f s wall, %.2f s CPU (CLI defaults − codegen on, both `bin/main.js`).\n",
 		(def.wall - cg.wall).Seconds(), (def.cpu - cg.cpu).Seconds())
-	fmt.Fprintf(&w, "- Shipping pre-generated `convex/_generated` and `--codegen=disable`: %.2f s wall, %.2f s CPU (codegen on − bare optimised).\n",
+	fmt.Fprintf(&w, "- Shipping pre-generated `convex/_generated` and `--codegen=disable`: %.2f s wall, %.2f s CPU (codegen on − bare optimised, both `bin/main.js`, the same flags but `--codegen`).\n",
 		(cg.wall - bare.wall).Seconds(), (cg.cpu - bare.cpu).Seconds())
-	be := st["bare, bundle entry"]
-	fmt.Fprintf(&w, "- Running `convex/dist/cli.bundle.cjs` instead of the `bin/main.js` shim that imports it (Node then skips scanning the 6 MB bundle for ES module exports): %.2f s wall, %.2f s CPU (bare optimised − bundle entry).\n",
+	fmt.Fprintf(&w, "- Running `convex/dist/cli.bundle.cjs` instead of the `bin/main.js` shim that imports it (Node then skips scanning the 6 MB bundle for ES module exports): %.2f s wall, %.2f s CPU (bare optimised − bare, bundle entry).\n",
 		(bare.wall - be.wall).Seconds(), (bare.cpu - be.cpu).Seconds())
-	fmt.Fprintf(&w, "- The engine's overhead over the same bare call (bundle entry) — validation, preflight, materialise, env file, ping, group clean-up: %.0f ms wall.\n",
-		(eng.wall-be.wall).Seconds()*1000)
+	fmt.Fprintf(&w, "- The engine's overhead over the same bare call (engine − bare, bundle entry) — validation, preflight, materialise, env file, ping, group clean-up: %.0f ms wall, %.2f s CPU of the CLI's process tree.\n",
+		(eng.wall-be.wall).Seconds()*1000, (eng.cpu - be.cpu).Seconds())
 	if b.altNode != "" {
-		ab, ac, ae := st["alt node: bare"], st["alt node: bare + cache"], st["alt node: engine + cache"]
-		fmt.Fprintf(&w, "- Alt node: bare %.2f s; with `NODE_COMPILE_CACHE` %.2f s (%.2f×, CPU %.2f s → %.2f s); engine with the cache %.2f s.\n",
-			ab.wall.Seconds(), ac.wall.Seconds(), ratio(ac.wall, ab.wall), ab.cpu.Seconds(), ac.cpu.Seconds(), ae.wall.Seconds())
+		ab, ac, abe, ae := st["alt node: bare"], st["alt node: bare + cache"], st["alt node: bare, bundle entry + cache"], st["alt node: engine + cache"]
+		fmt.Fprintf(&w, "- Alt node, `NODE_COMPILE_CACHE` (bare + cache − bare, both `bin/main.js`): %.2f s wall (%.2f s → %.2f s, %.2f×), %.2f s CPU (%.2f s → %.2f s).\n",
+			(ab.wall - ac.wall).Seconds(), ab.wall.Seconds(), ac.wall.Seconds(), ratio(ac.wall, ab.wall), (ab.cpu - ac.cpu).Seconds(), ab.cpu.Seconds(), ac.cpu.Seconds())
+		fmt.Fprintf(&w, "- Alt node, the bundle entry instead of the shim, both with the cache (bare + cache − bare, bundle entry + cache): %.2f s wall, %.2f s CPU.\n",
+			(ac.wall - abe.wall).Seconds(), (ac.cpu - abe.cpu).Seconds())
+		fmt.Fprintf(&w, "- Alt node, the engine's overhead over the same bare call (engine + cache − bare, bundle entry + cache): %.0f ms wall, %.2f s CPU.\n",
+			(ae.wall-abe.wall).Seconds()*1000, (ae.cpu - abe.cpu).Seconds())
 	} else {
 		fmt.Fprintf(&w, "- `NODE_COMPILE_CACHE` needs Node ≥ 22.1 and is ignored by this node; `make bench` measures it on Node 22 unless `BENCH_ALT_NODE` is set empty.\n")
 	}
