@@ -238,7 +238,9 @@ func (h *Handler) markFailed(ctx context.Context, log *slog.Logger, ref status.R
 		log.InfoContext(ctx, "request had already ended; kept its outcome")
 		return nil
 	case errors.Is(err, status.ErrSuperseded):
+		// Not counted: the user is not left failed (a newer request is current), as in deadletter.
 		log.InfoContext(ctx, "failure recorded on the history item only: another request is current", "errorClass", f.Class)
+		return nil
 	case err != nil:
 		return err
 	}

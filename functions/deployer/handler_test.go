@@ -564,3 +564,31 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestSupersededFailureNotCounted: an invalid request of a user whose current record belongs to
+// another (deployed) request is failed on its own history item only, leaves the user deployed,
+// and is not counted in DeploymentsFailed (the user is not left failed; deadletter does the same).
+func TestSupersededFailureNotCounted(t *testing.T) {
+	f := newFixture(t)
+	good := body(t, message.Deploy, "u1", "r1", encrypt(t, "u1", "https://happy-otter-123.convex.cloud", goodKey))
+	if failed := f.invoke(t, sqsEvent(t, good)); len(failed) != 0 {
+		t.Fatalf("batch item failures %v", failed)
+	}
+	// Same user and config, a new request id, an unknown type: invalid, but identifiable.
+	bad := strings.Replace(body(t, message.Deploy, "u1", "r2", "bm90LXVzZWQ="), `"type":"deploy"`, `"type":"redeploy-everything"`, 1)
+	if !strings.Contains(bad, "redeploy-everything") {
+		t.Fatalf("test message not rewritten: %s", bad)
+	}
+	if failed := f.invoke(t, sqsEvent(t, bad)); len(failed) != 0 {
+		t.Fatalf("batch item failures %v", failed)
+	}
+	if rec := f.get(t, "u1"); rec.DeploymentStatus != status.Deployed || rec.RequestID != "r1" {
+		t.Fatalf("current record %+v, want r1 still deployed", rec)
+	}
+	if !strings.Contains(f.logs.String(), "failure recorded on the history item only") {
+		t.Errorf("the invalid request did not reach MarkFailed's superseded path:\n%s", f.logs)
+	}
+	if strings.Contains(f.metrics.String(), `"DeploymentsFailed"`) {
+		t.Errorf("a superseded failure was counted:\n%s", f.metrics)
+	}
+}
