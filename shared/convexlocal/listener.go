@@ -3,8 +3,6 @@ package convexlocal
 import (
 	"fmt"
 	"net"
-	"net/http"
-	"time"
 )
 
 // UseListener is Listen with a listener the caller already holds, e.g. one whose port was
@@ -21,13 +19,5 @@ func (s *Server) UseListener(ln net.Listener) error {
 	if !s.opts.AllowNonLoopback && !isLoopback(host) {
 		return fmt.Errorf("convexlocal: use listener %s: not a loopback address (127.0.0.0/8 or ::1)", addr)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil {
-		return fmt.Errorf("convexlocal: use listener %s: already listening on %s", addr, s.url)
-	}
-	s.ln = ln
-	s.url = "http://" + addr
-	s.hs = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	return nil
+	return s.adopt(ln, "use listener "+addr)
 }

@@ -177,11 +177,20 @@ func (s *Server) Listen(addr string) error {
 	if err != nil {
 		return fmt.Errorf("convexlocal: listen %s: %w", addr, err)
 	}
+	if err := s.adopt(ln, "listen "+addr); err != nil {
+		ln.Close()
+		return err
+	}
+	return nil
+}
+
+// adopt makes ln the server's listener (Listen, UseListener); op names the call in the error
+// when the server already listens.
+func (s *Server) adopt(ln net.Listener, op string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ln != nil {
-		ln.Close()
-		return fmt.Errorf("convexlocal: listen %s: already listening on %s", addr, s.url)
+		return fmt.Errorf("convexlocal: %s: already listening on %s", op, s.url)
 	}
 	s.ln = ln
 	s.url = "http://" + ln.Addr().String()
