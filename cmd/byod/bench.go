@@ -18,9 +18,9 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"github.com/byod-deployer/byod-deployer/shared/convexcli"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 func init() {
@@ -346,7 +346,7 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
 	if b.altNode != "" {
 		fmt.Fprintf(&w, "Alt node: %s.\n", nodeVersion(b.altNode))
 	}
-	fmt.Fprintf(&w, "\nEach run deploys package version %d into a fresh local Convex deployment (`shared/convexlocal`, in process, on 127.0.0.1), so every deploy is a first deploy that creates every table and index. The %d runs of each variant are interleaved, the order rotating every round. Wall is the child's start to exit (the engine: `Deploy` call to return); CPU is user+sys of the whole child process tree (the leader, the children it waited for, and the esbuild service the CLI leaves behind, read from /proc before it is killed). The engine's own Go work (preflight, materialise, ping) is in its wall time but not its CPU column.\n\n",
+	fmt.Fprintf(&w, "\nEach run deploys package version %d into a fresh local Convex deployment (`shared/local/convexlocal`, in process, on 127.0.0.1), so every deploy is a first deploy that creates every table and index. The %d runs of each variant are interleaved, the order rotating every round. Wall is the child's start to exit (the engine: `Deploy` call to return); CPU is user+sys of the whole child process tree (the leader, the children it waited for, and the esbuild service the CLI leaves behind, read from /proc before it is killed). The engine's own Go work (preflight, materialise, ping) is in its wall time but not its CPU column.\n\n",
 		bundle.Version, rounds)
 	fmt.Fprintf(&w, "| variant | ok/runs | wall median | wall min–max | CPU median | wall ÷ bare main.js | how |\n|---|---|---|---|---|---|---|\n")
 	for i, v := range vs {

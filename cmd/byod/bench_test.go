@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 // TestBenchOneRound runs `byod bench -n 1` for real (every variant once against fresh local

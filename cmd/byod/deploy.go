@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 // envDeployKey is where `byod deploy` reads the key when no --key-file is given: the name the

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
 )
 
 // TestDeployCommand runs `byod deploy` through run() with the real CLI against local

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/localrun"
 	"github.com/byod-deployer/byod-deployer/shared/obs"
 )
 

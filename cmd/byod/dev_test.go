@@ -30,13 +30,13 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"github.com/byod-deployer/byod-deployer/shared/connections"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
-	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/status"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
 )
 
 // devSession runs `byod dev` (on a free port) until the test ends and returns a client of it.

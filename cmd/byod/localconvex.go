@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 )
 
 // envAdminKey is where local-convex reads its admin key: the name the Convex CLI itself uses.

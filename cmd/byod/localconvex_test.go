@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's log writes and the test's reads.

@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
-	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/localrun"
 )
 
 func init() {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/localrun"
 )
 
 func init() {

@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/localrun"
 )
 
 func init() {

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 	"github.com/byod-deployer/byod-deployer/shared/obs"
-	"github.com/byod-deployer/byod-deployer/shared/standins"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 	"github.com/byod-deployer/byod-deployer/shared/status/statustest"
 )

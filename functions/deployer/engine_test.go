@@ -5,12 +5,12 @@ import (
 	"testing"
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/status"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
 )
 
 // The handler with the real engine and the pinned Convex CLI against a local deployment: a

@@ -21,9 +21,9 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/obs"
-	"github.com/byod-deployer/byod-deployer/shared/standins"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 	"github.com/byod-deployer/byod-deployer/shared/status/statustest"
 )

@@ -19,9 +19,9 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/connections"
 	"github.com/byod-deployer/byod-deployer/shared/connections/connectionstest"
+	"github.com/byod-deployer/byod-deployer/shared/local/wsgateway"
+	"github.com/byod-deployer/byod-deployer/shared/local/wsgateway/wsgatewaytest"
 	"github.com/byod-deployer/byod-deployer/shared/status"
-	"github.com/byod-deployer/byod-deployer/shared/wsgateway"
-	"github.com/byod-deployer/byod-deployer/shared/wsgateway/wsgatewaytest"
 )
 
 func TestMain(m *testing.M) { connectionstest.Main(m) }

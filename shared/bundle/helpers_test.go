@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the current output")

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/byod-deployer/byod-deployer/shared/convexcli"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 // TestEntryIsWhatTheBinImports: the pinned CLI's bin does nothing but import the bundle Entry

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
-	"github.com/byod-deployer/byod-deployer/shared/standins"
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 )
 
 // startKMS serves local-kms for this test and returns a client and a fresh key id.

@@ -14,9 +14,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 // testEngine is an Engine over the pinned CLI that deploys to loopback, with job directories

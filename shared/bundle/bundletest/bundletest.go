@@ -1,5 +1,5 @@
 // Package bundletest checks, for tests in any package, that a local Convex deployment
-// (shared/convexlocal) runs the BYOD package of this build: every table and index of
+// (shared/local/convexlocal) runs the BYOD package of this build: every table and index of
 // bundle.ExpectedSchema, exactly, and the public query functions:ping.
 package bundletest
 
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 )
 
 // ExpectedTables returns bundle.ExpectedSchema in the shape of the local deployment's state, in

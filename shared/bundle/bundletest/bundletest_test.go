@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 )
 
 // recorder is a testing.TB that collects Errorf messages instead of failing.

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/byod-deployer/byod-deployer/shared/standins"
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 )
 
 // defaultTimeout is an invocation's deadline when a poller sets none (Lambda's maximum).

@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 )
 
 // AdminKey returns a fresh self-hosted style admin key (`<name>|<hex>`) for instance name.

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 // cliRunLimit only stops a wedged CLI from blocking the suite; no test asserts on time.

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/coder/websocket"
 
-	"github.com/byod-deployer/byod-deployer/shared/standins"
-	"github.com/byod-deployer/byod-deployer/shared/wsgateway"
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
+	"github.com/byod-deployer/byod-deployer/shared/local/wsgateway"
 )
 
 // Wait bounds every wait in these helpers. It is a deadline for something that must happen, not

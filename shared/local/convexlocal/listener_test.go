@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
 )
 
 // farListener is a listener that claims an address outside the loopback network.

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 // Region and AccountID are what every stand-in is configured with.

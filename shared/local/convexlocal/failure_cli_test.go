@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
 )
 
 // TestCLIFailureModes: each way a deployment fails produces the CLI output a real deployment

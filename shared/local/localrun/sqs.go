@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/byod-deployer/byod-deployer/shared/standins"
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 )
 
 // SQSAPI is what the SQS poller calls; *sqs.Client satisfies it.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/andybalholm/brotli"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal/convexlocaltest"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
 )
 
 type httpResult struct {

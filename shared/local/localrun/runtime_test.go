@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/localrun"
 )
 
 // envHelperFunction makes the test binary run as a Lambda function (the re-exec helper

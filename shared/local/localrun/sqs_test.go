@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/localrun"
 )
 
 var queueSeq atomic.Int64

@@ -3,7 +3,7 @@ package convexlocal_test
 import (
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 )
 
 // BenchmarkCLIRedeploy reports the wall time of a real `convex deploy` of an unchanged project

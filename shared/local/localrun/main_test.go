@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/byod-deployer/byod-deployer/shared/standins"
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 )
 
 // The stand-ins are started once per test binary, on first use, and stopped by TestMain.

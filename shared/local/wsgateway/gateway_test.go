@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/coder/websocket"
 
-	"github.com/byod-deployer/byod-deployer/shared/wsgateway"
-	"github.com/byod-deployer/byod-deployer/shared/wsgateway/wsgatewaytest"
+	"github.com/byod-deployer/byod-deployer/shared/local/wsgateway"
+	"github.com/byod-deployer/byod-deployer/shared/local/wsgateway/wsgatewaytest"
 )
 
 // wait bounds every wait for an event in these tests; it is a deadline, not an expectation.

@@ -23,8 +23,8 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/connections"
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 	"github.com/byod-deployer/byod-deployer/shared/message"
-	"github.com/byod-deployer/byod-deployer/shared/standins"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 )
 

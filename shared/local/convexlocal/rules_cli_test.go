@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 )
 
 // docTable is a documents table with the fields the basic project uses.

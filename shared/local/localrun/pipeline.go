@@ -22,11 +22,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/byod-deployer/byod-deployer/shared/convexlocal"
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
-	"github.com/byod-deployer/byod-deployer/shared/standins"
-	"github.com/byod-deployer/byod-deployer/shared/toolpath"
-	"github.com/byod-deployer/byod-deployer/shared/wsgateway"
+	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
+	"github.com/byod-deployer/byod-deployer/shared/local/standins"
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/local/wsgateway"
 )
 
 // Options configure a local pipeline. The zero value runs everything locally.

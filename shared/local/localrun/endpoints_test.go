@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byod-deployer/byod-deployer/shared/localrun"
+	"github.com/byod-deployer/byod-deployer/shared/local/localrun"
 )
 
 // deadPID returns the pid of a process that was started, SIGKILLed and reaped, as `byod dev`
