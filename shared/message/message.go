@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -111,6 +114,10 @@ func Parse(body []byte) (Message, error) {
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
 		return Message{}, &Error{Reason: "body is not a JSON object"}
 	}
+	if name, _ := duplicateMember(json.NewDecoder(bytes.NewReader(body))); name != "" {
+		// Checked before the identity fields are read: with two userIds, neither may be trusted.
+		return Message{}, &Error{Field: name, Reason: "appears more than once"}
+	}
 	e := &Error{
 		UserID:    identity(raw, "userId"),
 		ConfigID:  identity(raw, "configId"),
@@ -182,7 +189,8 @@ func Parse(body []byte) (Message, error) {
 	case c == "" || len(c) > MaxCredentialsLen:
 		return fail("credentials", "must be 1-%d characters of base64", MaxCredentialsLen)
 	default:
-		if _, err := base64.StdEncoding.DecodeString(c); err != nil {
+		// The decoder skips CR and LF; the schema's pattern (and KMS's output) has none.
+		if _, err := base64.StdEncoding.DecodeString(c); err != nil || strings.ContainsAny(c, "\r\n") {
 			return fail("credentials", "must be standard base64 (the KMS CiphertextBlob)")
 		}
 		m.Credentials = c
@@ -195,7 +203,7 @@ func Parse(body []byte) (Message, error) {
 	case err != nil:
 		return fail("sentAt", "must be a string")
 	}
-	if m.SentAt, err = time.Parse(time.RFC3339Nano, s); err != nil {
+	if m.SentAt, err = parseDateTime(s); err != nil {
 		return fail("sentAt", "must be an RFC 3339 date-time, e.g. 2026-11-25T18:30:00Z")
 	}
 	return m, nil
@@ -210,11 +218,15 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	return keys
 }
 
-// str reads a string field: ok is false when absent (or null), err non-nil when not a string.
+// str reads a string field: ok is false when absent, err non-nil when not a string (null is not
+// a string: the schema refuses it, so Parse does too).
 func str(raw map[string]json.RawMessage, name string) (s string, ok bool, err error) {
 	v, ok := raw[name]
-	if !ok || bytes.Equal(v, []byte("null")) {
+	if !ok {
 		return "", false, nil
+	}
+	if bytes.Equal(v, []byte("null")) {
+		return "", true, errors.New("null")
 	}
 	return s, true, json.Unmarshal(v, &s)
 }
@@ -222,7 +234,7 @@ func str(raw map[string]json.RawMessage, name string) (s string, ok bool, err er
 // integer reads an integer field; 1.0 is accepted as JSON has one number type.
 func integer(raw map[string]json.RawMessage, name string) (n int, ok bool, err error) {
 	v, ok := raw[name]
-	if !ok || bytes.Equal(v, []byte("null")) {
+	if !ok {
 		return 0, false, nil
 	}
 	var f float64
@@ -239,4 +251,115 @@ func identity(raw map[string]json.RawMessage, name string) string {
 		return ""
 	}
 	return s
+}
+
+// HasDuplicateMember reports whether body is JSON with an object, at any depth, that names one
+// member twice. encoding/json keeps the last one silently, so {"userId":"a","userId":"b"} would
+// be read as user b by one reader and user a by another: Parse refuses such a body.
+func HasDuplicateMember(body []byte) bool {
+	dup, _ := duplicateMember(json.NewDecoder(bytes.NewReader(body)))
+	return dup != ""
+}
+
+// duplicateMember walks the decoder's tokens and returns the first member name that an object
+// repeats ("" if none), or the decoder's error.
+func duplicateMember(dec *json.Decoder) (string, error) {
+	type frame struct {
+		names map[string]bool // nil for an array
+		key   bool            // the next token of this object is a member name
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		top := len(stack) - 1
+		if top >= 0 && stack[top].names != nil && stack[top].key {
+			if name, ok := tok.(string); ok {
+				if stack[top].names[name] {
+					return name, nil
+				}
+				stack[top].names[name] = true
+				stack[top].key = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{names: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:top]
+			top--
+		}
+		if top < 0 {
+			return "", nil
+		}
+		if stack[top].names != nil {
+			stack[top].key = true // a value ended: a name or '}' comes next
+		}
+	}
+}
+
+// dateTime is RFC 3339's date-time (section 5.6) as docs/message.schema.json's sentAt pattern
+// spells it: two-digit fields, T or t, Z or z or a ±hh:mm offset, any number of fraction digits.
+var dateTime = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$`)
+
+// parseDateTime reads an RFC 3339 date-time with the ranges the schema's date-time format checks,
+// including a leap second (:60), which RFC 3339 allows only at 23:59 UTC. time.Parse is not used
+// alone: it takes one-digit hours and refuses lower-case t and z and leap seconds.
+func parseDateTime(s string) (time.Time, error) {
+	p := dateTime.FindStringSubmatch(s)
+	if p == nil {
+		return time.Time{}, errors.New("not an RFC 3339 date-time")
+	}
+	day, err := time.Parse("2006-01-02", p[1])
+	if err != nil {
+		return time.Time{}, err
+	}
+	n := func(i int) int { v, _ := strconv.Atoi(p[i]); return v }
+	h, m, sec := n(2), n(3), n(4)
+	offset := 0
+	if p[7] != "" {
+		oh, om := n(8), n(9)
+		if oh > 23 || om > 59 {
+			return time.Time{}, errors.New("offset out of range")
+		}
+		offset = (oh*60 + om) * 60
+		if p[7] == "-" {
+			offset = -offset
+		}
+	}
+	if h > 23 || m > 59 || sec > 60 {
+		return time.Time{}, errors.New("time out of range")
+	}
+	var nanos int
+	if frac := p[5]; frac != "" {
+		digits := (frac[1:] + "000000000")[:9]
+		nanos, _ = strconv.Atoi(digits)
+	}
+	leap := sec == 60
+	if leap {
+		utc := ((h*60+m)*60 - offset) / 60 % (24 * 60)
+		if utc < 0 {
+			utc += 24 * 60
+		}
+		if utc != 23*60+59 {
+			return time.Time{}, errors.New("a leap second is only 23:59:60 UTC")
+		}
+		sec = 59
+	}
+	loc := time.UTC
+	if p[7] != "" {
+		loc = time.FixedZone("", offset)
+	}
+	t := time.Date(day.Year(), day.Month(), day.Day(), h, m, sec, nanos, loc)
+	if leap {
+		t = t.Add(time.Second) // Go has no :60; the instant is the next second's
+	}
+	return t, nil
 }
