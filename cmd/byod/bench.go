@@ -238,7 +238,8 @@ func runCLI(node, cache, entry string, args ...string) func(context.Context, *be
 	}
 }
 
-// runNaive is the approach DESIGN.md starts from: npx in a project dir without node_modules.
+// runNaive is the naive approach the engine replaces: npx in a project dir without node_modules
+// (docs/convex-protocol.md says why it cannot deploy).
 // npm runs offline from the npm cache `make deps` seeded with what npx fetches for the pinned CLI
 // (the home dir's .npm/_cacache links to it; npm only appends index lines there), so each run
 // installs the CLI afresh into its own npx dir as on a fresh machine, without the download, and
@@ -418,8 +419,8 @@ func benchReport(b *bench, vs []variant, results [][]sample, rounds int, took ti
   `+"`NODE_COMPILE_CACHE_DIR`"+`, by default a 0700 directory under /tmp that lives as long as the warm
   container); the image carries Node 22, which uses it (Node 20 ignores it).
 - The naive approach runs from a warm npm cache with npm offline, so it pays npx's install of the CLI
-  but not the download (about 5 s more with an empty cache, PROTOCOL §7), and fails anyway: esbuild
-  cannot resolve `+"`convex/server`"+` without a project-local `+"`node_modules/convex`"+` (PROTOCOL §5).
+  but not the download (about 5 s more with an empty cache, [convex-protocol.md](convex-protocol.md#timings)), and fails anyway: esbuild
+  cannot resolve `+"`convex/server`"+` without a project-local `+"`node_modules/convex`"+` ([convex-protocol.md](convex-protocol.md#files-node_modules-and-environment)).
 - The local deployment analyses pushed code in Node (a real backend does it in a warm V8 isolate) and
   keeps each analysis by content, so the identical bundle of every run after the first is not analysed
   again; what remains of the stand-in in the figures is its HTTP handling and, in the engine's wall

@@ -314,7 +314,7 @@ func TestBatch(t *testing.T) {
 		t.Errorf("%d progress writes for one deploy: not coalesced", len(writes))
 	}
 
-	// Neither a ciphertext nor anything decrypted from one (key or URL) is logged (STYLE.md 10).
+	// Neither a ciphertext nor anything decrypted from one (key or URL) is logged.
 	for _, leak := range []string{ctA, ctF, "c2VjcmV0LWdvb2Q", "happy-otter-123.convex.cloud", "quiet-fox-456.convex.cloud"} {
 		if strings.Contains(f.logs.String(), leak) {
 			t.Errorf("a credential or decrypted value (%.12s…) reached the logs", leak)
@@ -487,7 +487,7 @@ func TestLeaseLostStopsTheDeploy(t *testing.T) {
 	if rec.DeploymentStatus != status.Deploying || rec.LeaseOwner != "other-worker" || rec.Stage != status.StageStarting {
 		t.Fatalf("the old worker wrote after losing its lease: %+v", rec)
 	}
-	// Logged once, where the outcome is handled (STYLE.md 10), not also where it was noticed.
+	// Logged once, where the outcome is handled, not also where it was noticed.
 	var lost []string
 	for line := range strings.Lines(f.logs.String()) {
 		if strings.Contains(line, "lease lost") {

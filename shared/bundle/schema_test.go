@@ -25,11 +25,11 @@ var wantTables = []string{
 	"notes", "tasks", "bookmarks", "usageRecords",
 }
 
-// identifier is the backend's rule for table and index names (PROTOCOL.md §4.3).
+// identifier is the backend's rule for table and index names (docs/convex-protocol.md, "Schema rules").
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // TestSchemaRules checks the embedded schema against the rules the Convex backend enforces on a
-// push (PROTOCOL.md §4.3) and the package's own: nine tables, schema validation on, every vector
+// push (docs/convex-protocol.md, "Schema rules") and the package's own: nine tables, schema validation on, every vector
 // index 1536-dimensional over an (optional) array of float64.
 func TestSchemaRules(t *testing.T) {
 	s, err := bundle.ExpectedSchema()

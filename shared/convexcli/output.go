@@ -82,7 +82,8 @@ func trimGlyph(line string) string {
 	}
 }
 
-// Failure is what a failed CLI run printed about why, read from its stderr (PROTOCOL §4.4).
+// Failure is what a failed CLI run printed about why, read from its stderr (docs/convex-protocol.md,
+// "How the CLI prints a failure").
 // Fields the output did not carry are zero.
 type Failure struct {
 	// Op is the step that failed as the CLI names it: "pull deployment config from",
@@ -175,7 +176,8 @@ func isKnownBlock(b string) bool {
 		strings.HasPrefix(first, "TypeError: fetch failed")
 }
 
-// The texts that mark a 403 the CLI printed as the backend's message alone (PROTOCOL §4.2, §4.4):
+// The texts that mark a 403 the CLI printed as the backend's message alone (docs/convex-protocol.md,
+// "What each failure looks like", "How the CLI prints a failure"):
 // the advice it adds when a deploy key is set, and the backend's two 403 messages.
 const (
 	permissionAdvice  = "This is determined by the permissions granted to"

@@ -42,7 +42,8 @@ func TestParseLine(t *testing.T) {
 	}
 }
 
-// sampleBody reads one backend error body of PROTOCOL's samples/10_error_responses.json.
+// sampleBody reads one backend error body of testdata/10_error_responses.json (bodies recorded
+// from the backend's answers; docs/convex-protocol.md, "What each failure looks like").
 func sampleBody(t testing.TB, name string) (code, message string) {
 	t.Helper()
 	b, err := os.ReadFile("testdata/10_error_responses.json")
@@ -62,8 +63,9 @@ func sampleBody(t testing.TB, name string) (code, message string) {
 	return s.Body.Code, s.Body.Message
 }
 
-// TestParseFailure feeds the exact texts the CLI 1.48.0 prints (PROTOCOL §4.3, §4.4), built
-// from the backend bodies of samples/10_error_responses.json.
+// TestParseFailure feeds the exact texts the CLI 1.48.0 prints (docs/convex-protocol.md,
+// "Schema rules", "How the CLI prints a failure"), built from the backend bodies of
+// testdata/10_error_responses.json.
 func TestParseFailure(t *testing.T) {
 	const url = "http://127.0.0.1:3210"
 	badKeyCode, badKeyMsg := sampleBody(t, "bad_admin_key (401 on any admin endpoint; first hit is get_config_hashes)")

@@ -15,7 +15,9 @@ import (
 // Class is the kind of a deploy failure: what the user is told and whether a retry can help.
 type Class string
 
-// The failure classes (DESIGN.md, "Errors a user sees", plus invalid_target and internal).
+// The failure classes a user sees (docs/messages.md): the five of the product's original spec
+// (invalid key, permission denied, timed out, schema rejected, unreachable), plus concurrent_push,
+// invalid_target and internal.
 const (
 	ClassInvalidDeployKey       Class = "invalid_deploy_key"
 	ClassPermissionDenied       Class = "permission_denied"
@@ -54,7 +56,7 @@ type Error struct {
 
 // LogValue is what a log record shows of the error: its class, whether a retry may help, and its
 // text and cause with the deployment's URL, host, name and key ident replaced by "[deployment]".
-// They are decrypted values, which never reach a log (STYLE.md 10); Message and Detail keep them
+// They are decrypted values, which never reach a log; Message and Detail keep them
 // for the user, whose deployment they name. The key itself is scrubbed from every field already.
 func (e *Error) LogValue() slog.Value {
 	clean := func(s string) string {
@@ -153,7 +155,8 @@ func timedOut(after time.Duration, cause error) *Error {
 	return newError(ClassTimedOut, true, hintTimedOut, fmt.Sprintf("timed out after %s", after.Round(time.Millisecond)), "", cause)
 }
 
-// classifyCLI turns a failed CLI run into an Error, from what the CLI printed (PROTOCOL §4.4).
+// classifyCLI turns a failed CLI run into an Error, from what the CLI printed (docs/convex-protocol.md,
+// "How the CLI prints a failure").
 func classifyCLI(f convexcli.Failure, cause error) *Error {
 	detail := f.Message
 	if f.Code != "" {

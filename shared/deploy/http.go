@@ -17,7 +17,7 @@ import (
 // instead of after the CLI's ~36 s of retries.
 const DefaultPreflightTimeout = 4 * time.Second
 
-// backendError is the backend's error body (PROTOCOL §4.1).
+// backendError is the backend's error body (docs/convex-protocol.md, "Error bodies").
 type backendError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

@@ -29,7 +29,7 @@ func (t Target) String() string {
 func (t Target) GoString() string { return "deploy.Target{" + t.String() + "}" }
 
 // LogValue keeps a logged Target from showing the key or the URL: in the deployer both are
-// decrypted values (STYLE.md 10).
+// decrypted values, which never reach a log.
 func (t Target) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("url", redacted), slog.String("key", redacted))
 }
@@ -97,7 +97,8 @@ func validate(t Target, selfHosted []string) (target, *Error) {
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.RawFragment != "":
 		return target{}, invalidTarget("the deployment URL must not have a query or a fragment")
 	case u.Path != "" && u.Path != "/":
-		// The CLI drops a path prefix (PROTOCOL §2.1), so a path would deploy elsewhere.
+		// The CLI drops a path prefix (docs/convex-protocol.md, "Request conventions"), so a
+		// path would deploy elsewhere.
 		return target{}, invalidTarget("the deployment URL must not have a path")
 	case u.Scheme == "http" && !isLoopback(host):
 		return target{}, invalidTarget("the deployment URL must use https (plain http only to this machine)")

@@ -140,7 +140,7 @@ func TestPreflight(t *testing.T) {
 	}
 }
 
-// TestClassifyCLI classifies the CLI's exact failure texts (PROTOCOL §4.4), including the
+// TestClassifyCLI classifies the CLI's exact failure texts (docs/convex-protocol.md, "How the CLI prints a failure"), including the
 // failures the preflight normally catches first.
 func TestClassifyCLI(t *testing.T) {
 	const url = "http://127.0.0.1:3210"

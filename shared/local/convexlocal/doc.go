@@ -1,6 +1,6 @@
 // Package convexlocal is a local Convex deployment: a stand-in of the deployment HTTP API that
 // the real Convex CLI (npm convex 1.48.0) deploys into exactly as into a real deployment, as
-// recorded in ../shared/convex/PROTOCOL.md. `byod local-convex` serves it; tests start one in
+// docs/convex-protocol.md describes that API. `byod local-convex` serves it; tests start one in
 // process through the convexlocaltest sub-package.
 //
 // It implements the deploy calls (get_config_hashes, deploy2/evaluate_schema, evaluate_push,
@@ -11,8 +11,8 @@
 //
 // Invariants:
 //   - The pushed schema.js is evaluated by running it in Node and calling its default export's
-//     export(); every rule of PROTOCOL §4.3 is then applied with the backend's status, code and
-//     message, on evaluate_schema, evaluate_push and start_push alike. Where PROTOCOL and the
+//     export(); every schema rule of docs/convex-protocol.md is then applied with the backend's status, code and
+//     message, on evaluate_schema, evaluate_push and start_push alike. Where that summary and the
 //     public backend source differ, the source is followed (docs/local-convex.md lists where).
 //   - Function calls check their arguments against the function's validator as the backend
 //     does; a call without a key is a public call, one with a wrong admin key gets 401.

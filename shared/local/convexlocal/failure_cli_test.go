@@ -12,7 +12,7 @@ import (
 )
 
 // TestCLIFailureModes: each way a deployment fails produces the CLI output a real deployment
-// causes (PROTOCOL §4.4), exit code 1, no printed key and no committed push.
+// causes (docs/convex-protocol.md, "How the CLI prints a failure"), exit code 1, no printed key and no committed push.
 func TestCLIFailureModes(t *testing.T) {
 	cases := []struct {
 		name     string

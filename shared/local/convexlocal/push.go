@@ -29,7 +29,7 @@ type unchangedJSON struct {
 	SHA256      string `json:"sha256"`
 }
 
-// pushRequest is the body of evaluate_schema, evaluate_push and start_push (PROTOCOL §2.3).
+// pushRequest is the body of evaluate_schema, evaluate_push and start_push (docs/convex-protocol.md, "POST /api/deploy2/start_push").
 type pushRequest struct {
 	AdminKey      string `json:"adminKey"`
 	DryRun        bool   `json:"dryRun"`
@@ -92,7 +92,7 @@ func (s *Server) readPush(r *http.Request) (*pushRequest, *apiError) {
 	return &req, nil
 }
 
-// prepare checks a push: module set, schema evaluation in Node, §4.3 rules, index diff. With
+// prepare checks a push: module set, schema evaluation in Node, schema rules, index diff. With
 // analyze it also lists the functions of every module. It changes no state.
 func (s *Server) prepare(r *http.Request, req *pushRequest, analyze bool) (*prepared, *apiError) {
 	if len(req.ComponentDefinitions) > 0 || len(req.AppDefinition.Dependencies) > 0 {

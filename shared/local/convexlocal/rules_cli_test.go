@@ -27,7 +27,7 @@ export default defineSchema({ documents: t });
 `, n, chain)
 }
 
-// schemaRuleCases violate each rule of PROTOCOL §4.3 once; want is the backend's code and a
+// schemaRuleCases violate each schema rule of docs/convex-protocol.md once; want is the backend's code and a
 // part of its message.
 var schemaRuleCases = []struct {
 	name, schema, code, detail string

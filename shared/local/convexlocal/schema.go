@@ -9,10 +9,10 @@ import (
 )
 
 // schemaPrefix starts the message of every error the backend raises while evaluating a pushed
-// schema (PROTOCOL §4.1, §4.3).
+// schema (docs/convex-protocol.md, "Schema rules").
 const schemaPrefix = "Hit an error while pushing:\nHit an error while evaluating your schema:\n"
 
-// Limits of the backend (PROTOCOL §4.3).
+// Limits of the backend (docs/convex-protocol.md, "Schema rules").
 const (
 	maxIndexesPerTable = 64
 	maxIndexFields     = 16 // including the implicit trailing _creationTime
@@ -240,7 +240,7 @@ func validIdentifier(s string) bool {
 	return true
 }
 
-// validateSchema applies every rule of PROTOCOL §4.3 to an evaluated schema, in the order the
+// validateSchema applies every schema rule of docs/convex-protocol.md to an evaluated schema, in the order the
 // backend parses a schema: per table its name, index count, index names, index fields, then the
 // uniqueness rules, and last (schemaValidation only) the fields the indexes reference.
 func validateSchema(s *schemaJSON) *apiError {

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// baseSchema is the export() of the basic test project (PROTOCOL samples/11).
+// baseSchema is the export() of a small test project's bundled schema.js: one table with a
+// database, a search and a 1536-dimension vector index.
 const baseSchema = `{"tables":[{"tableName":"documents",
  "indexes":[{"indexDescriptor":"by_author","fields":["author"]}],"stagedDbIndexes":[],
  "searchIndexes":[{"indexDescriptor":"search_body","searchField":"body","filterFields":["author","category"]}],"stagedSearchIndexes":[],

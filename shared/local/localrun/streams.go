@@ -110,7 +110,7 @@ func (p *StreamPoller) Run(ctx context.Context) error {
 			}
 			n, err := p.pollShard(ctx, s)
 			if err != nil && ctx.Err() == nil {
-				// DynamoDB Local trims held iterators under concurrent writes (STANDINS.md): expected,
+				// DynamoDB Local trims held iterators under concurrent writes (docs/aws-standins.md): expected,
 				// and recovered from the checkpoint.
 				level := slog.LevelWarn
 				var trimmed *types.TrimmedDataAccessException

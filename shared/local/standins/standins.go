@@ -1,7 +1,7 @@
 // Package standins starts the local stand-ins of the AWS services this product uses, for tests
 // and for the local mode: DynamoDB Local (AWS's own jar, with Streams), fauxqs (SQS) and
-// local-kms (embedded in this process). See ../shared/aws-local/STANDINS.md beside the repository
-// for why these and what they get wrong.
+// local-kms (embedded in this process). docs/aws-standins.md says why these, how they are
+// started and what they get wrong.
 //
 // Invariants: every stand-in is reached over a real TCP connection on 127.0.0.1; child processes
 // run in their own process group, die with the parent (Pdeathsig) and are stopped by Close;
@@ -81,7 +81,7 @@ func StartDynamoDB(ctx context.Context, opts DynamoDBOptions) (*Process, error) 
 		return nil, fmt.Errorf("standins: dynamodb: %w", err)
 	}
 	args := []string{
-		// Start-up flags measured in STANDINS.md: ~1.1–1.5 s to ready, ~170 MiB.
+		// Start-up flags measured for docs/aws-standins.md: ~1.1–1.5 s to ready, ~170 MiB.
 		"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx256m",
 		"-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
 		"-jar", jar, "-sharedDb", "-disableTelemetry", "-port", fmt.Sprint(port),
