@@ -11,7 +11,8 @@
 //     read the WebSocket token secret;
 //   - execute-api:ManageConnections is granted to the notifier and wsconnect only (the snapshot
 //     of {"action":"status"}), for POST on this stage's @connections only;
-//   - every function gets exactly the environment docs/ARCHITECTURE.md lists;
+//   - every function gets exactly the environment shared/settings declares for it (whose own
+//     test keeps docs/ARCHITECTURE.md's table equal to the declarations);
 //   - no managed *FullAccess policy anywhere; grants go through Grant* calls.
 //
 // Synthesis is offline: no AWS account, credentials, network or Docker engine is needed (the

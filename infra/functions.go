@@ -13,12 +13,21 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 )
 
 // Paths of the deployer image, relative to StackProps.AssetRoot (the image's build context).
 const (
 	DockerfilePath   = "layers/Dockerfile"
 	DockerignorePath = "layers/Dockerfile.dockerignore"
+)
+
+// Where layers/Dockerfile installs the pinned Convex CLI and node (the deployer's
+// CONVEX_CLI_NODE_MODULES and NODE_BINARY).
+const (
+	ImageCLINodeModules = "/opt/convex/node_modules"
+	ImageNode           = "/opt/node/bin/node"
 )
 
 // Functions holds the four Lambda functions.
@@ -35,10 +44,6 @@ func (f *Functions) All() []awslambda.Function {
 }
 
 func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Queue, t *Tables, k *Keys) *Functions {
-	common := map[string]*string{
-		"LOG_LEVEL":         jsii.String(p.LogLevel),
-		"METRICS_NAMESPACE": jsii.String(p.MetricsNamespace),
-	}
 	f := &Functions{}
 
 	f.Deployer = awslambda.NewDockerImageFunction(stack, jsii.String("Deployer"), &awslambda.DockerImageFunctionProps{
@@ -50,17 +55,19 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 		Timeout:                      awscdk.Duration_Minutes(jsii.Number(DeployerTimeoutMinutes)),
 		ReservedConcurrentExecutions: jsii.Number(float64(p.ReservedConcurrency)),
 		LogGroup:                     logGroup(stack, "Deployer"),
-		Environment: env(common, map[string]string{
-			"STATUS_TABLE":            *t.Status.TableName(),
-			"CONVEX_CLI_NODE_MODULES": "/opt/convex/node_modules",
-			"NODE_BINARY":             "/opt/node/bin/node",
-			"DEPLOY_TIMEOUT":          DeployTimeout,
-			"LEASE_DURATION":          LeaseDuration,
-			"SELF_HOSTED_HOSTS":       p.SelfHostedHosts,
+		Environment: env(settings.Deployer{
+			LogLevel:         p.LogLevel,
+			MetricsNamespace: p.MetricsNamespace,
+			StatusTable:      *t.Status.TableName(),
+			CLINodeModules:   ImageCLINodeModules,
+			Node:             ImageNode,
+			Timeout:          settings.DefaultDeployTimeout,
+			Lease:            settings.DefaultLease,
+			SelfHostedHosts:  settings.List(p.SelfHostedHosts),
 			// Node's compile cache on /tmp, which outlives one invocation in a warm environment:
 			// measured in docs/BENCHMARKS.md ("alt node: … + cache").
-			"NODE_COMPILE_CACHE_DIR": CompileCacheDir,
-		}),
+			CompileCache: settings.DefaultCompileCache("/tmp"),
+		}.Env()),
 	})
 	// One message per invocation: a deploy can take the whole DEPLOY_TIMEOUT, so a batch of
 	// several would not fit the function timeout. FIFO order per user is kept by the group id.
@@ -73,7 +80,9 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 	f.Deployer.AddToRolePolicy(contextBoundStatement("kms:Decrypt", k.Key))
 
 	f.Notifier = zipFunction(stack, p, "Notifier", "notifier", "pushes status changes to the user's WebSocket connections",
-		env(common, map[string]string{"CONNECTIONS_TABLE": *t.Connections.TableName()}))
+		// WEBSOCKET_ENDPOINT is the stage's callback URL, which exists only once the WebSocket API
+		// does: websocket.go sets it.
+		env(settings.Notifier{LogLevel: p.LogLevel, ConnectionsTable: *t.Connections.TableName()}.Env()))
 	f.Notifier.AddEventSource(awslambdaeventsources.NewDynamoEventSource(t.Status, &awslambdaeventsources.DynamoEventSourceProps{
 		StartingPosition:        awslambda.StartingPosition_LATEST,
 		BatchSize:               jsii.Number(100),
@@ -87,18 +96,19 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 	t.Connections.GrantReadWriteData(f.Notifier)
 
 	f.WSConnect = zipFunction(stack, p, "WSConnect", "wsconnect", "WebSocket $connect (token check), $disconnect and status snapshots",
-		env(common, map[string]string{
-			"CONNECTIONS_TABLE": *t.Connections.TableName(),
-			"STATUS_TABLE":      *t.Status.TableName(),
-			"TOKEN_SECRET_ARN":  *k.TokenSecret.SecretArn(),
-			"TOKEN_AUDIENCE":    p.TokenAudience,
-		}))
+		env(settings.WSConnect{
+			LogLevel:         p.LogLevel,
+			ConnectionsTable: *t.Connections.TableName(),
+			StatusTable:      *t.Status.TableName(),
+			TokenSecretARN:   *k.TokenSecret.SecretArn(),
+			TokenAudience:    p.TokenAudience,
+		}.Env()))
 	t.Connections.GrantReadWriteData(f.WSConnect)
 	t.Status.GrantReadData(f.WSConnect)
 	k.TokenSecret.GrantRead(f.WSConnect, nil)
 
 	f.DeadLetter = zipFunction(stack, p, "DeadLetter", "deadletter", "marks a dead-lettered deployment failed",
-		env(common, map[string]string{"STATUS_TABLE": *t.Status.TableName()}))
+		env(settings.DeadLetter{LogLevel: p.LogLevel, MetricsNamespace: p.MetricsNamespace, StatusTable: *t.Status.TableName()}.Env()))
 	f.DeadLetter.AddEventSource(awslambdaeventsources.NewSqsEventSource(q.DeadLetter, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(10),
 		ReportBatchItemFailures: jsii.Bool(true),
@@ -162,13 +172,10 @@ func ignorePatterns(path string) ([]string, error) {
 	return out, nil
 }
 
-// env merges the common variables with a function's own.
-func env(common map[string]*string, own map[string]string) *map[string]*string {
-	m := make(map[string]*string, len(common)+len(own))
-	for k, v := range common {
-		m[k] = v
-	}
-	for k, v := range own {
+// env is a function's environment, as shared/settings writes it, in jsii's form.
+func env(vars map[string]string) *map[string]*string {
+	m := make(map[string]*string, len(vars))
+	for k, v := range vars {
 		m[k] = jsii.String(v)
 	}
 	return &m

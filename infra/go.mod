@@ -6,6 +6,7 @@ require (
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0
 	github.com/aws/constructs-go/constructs/v10 v10.8.1
 	github.com/aws/jsii-runtime-go v1.142.0
+	github.com/byod-deployer/byod-deployer v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -26,3 +27,7 @@ require (
 	golang.org/x/tools/cmd/godoc v0.1.0-deprecated // indirect
 	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
 )
+
+// The functions' environment is declared once, in the main module's shared/settings (stdlib
+// only): the stack writes it through that package, the functions read it through the same one.
+replace github.com/byod-deployer/byod-deployer => ../

@@ -5,26 +5,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 )
 
 // Sizing of the deployer, from measured figures (docs/infra.md, "Sizing").
 const (
-	// DeployTimeout is the engine's limit on one CLI run (the deployer's DEPLOY_TIMEOUT).
-	DeployTimeout = "5m"
-	// LeaseDuration is the status lease (LEASE_DURATION): longer than the function timeout, so a
-	// lease outlives any invocation that could still hold it and a crashed worker's is taken over.
-	LeaseDuration = "7m"
-	// CompileCacheDir is Node's compile cache (NODE_COMPILE_CACHE_DIR), on /tmp so a warm
-	// execution environment reuses what the previous deploy compiled.
-	CompileCacheDir = "/tmp/byod-node-compile-cache"
-	// DeployerTimeoutMinutes covers DEPLOY_TIMEOUT (5 min) plus preflight, ping verification
-	// and the status writes.
-	DeployerTimeoutMinutes = 6
+	// DeployerTimeoutMinutes is the deployer's timeout, declared beside its environment
+	// (shared/settings): DEPLOY_TIMEOUT plus preflight, ping verification and the status writes,
+	// shorter than LEASE_DURATION.
+	DeployerTimeoutMinutes = int(settings.DeployerFunctionTimeout / time.Minute)
 	// VisibilityTimeoutRatio is the queue's visibility timeout over the deployer's timeout.
 	VisibilityTimeoutRatio = 6
 	// DeployerMemoryMB is one full vCPU (Lambda allocates CPU in proportion to memory; 1769 MB
@@ -39,8 +35,8 @@ const (
 // Defaults for StackProps fields left empty.
 const (
 	DefaultTokenAudience       = "byod-deployer"
-	DefaultLogLevel            = "info"
-	DefaultMetricsNamespace    = "ByodDeployer"
+	DefaultLogLevel            = settings.DefaultLogLevel
+	DefaultMetricsNamespace    = settings.DefaultMetricsNamespace
 	DefaultReservedConcurrency = 10
 	DefaultMaxConcurrency      = 5
 )

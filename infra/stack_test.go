@@ -4,15 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 )
 
 func TestQueueRedriveAndVisibility(t *testing.T) {
@@ -97,64 +100,60 @@ func TestZipFunctions(t *testing.T) {
 	}
 }
 
-// envContract parses the "Function environment" table of docs/ARCHITECTURE.md: function name
-// ("all" for every function) to the variables it lists.
-func envContract(tb testing.TB) map[string][]string {
-	tb.Helper()
-	doc, err := os.ReadFile(filepath.Join(repoRoot(tb), "docs", "ARCHITECTURE.md"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	text := string(doc)
-	start := strings.Index(text, "## Function environment")
-	if start < 0 {
-		tb.Fatal("docs/ARCHITECTURE.md has no \"## Function environment\" section")
-	}
-	section := text[start:]
-	if end := strings.Index(section[3:], "\n## "); end >= 0 {
-		section = section[:end+3]
-	}
-	row := regexp.MustCompile("(?m)^\\|\\s*([a-z]+)\\s*\\|([^|]*)\\|")
-	name := regexp.MustCompile("`([A-Z_]+)`")
-	out := map[string][]string{}
-	for _, m := range row.FindAllStringSubmatch(section, -1) {
-		for _, v := range name.FindAllStringSubmatch(m[2], -1) {
-			out[m[1]] = append(out[m[1]], v[1])
-		}
-	}
-	if len(out) == 0 {
-		tb.Fatal("no rows in docs/ARCHITECTURE.md's function environment table")
-	}
-	return out
-}
-
-func TestFunctionEnvironmentMatchesArchitecture(t *testing.T) {
+// TestFunctionEnvironmentIsDeclared: every function gets exactly the variables shared/settings
+// declares for it (all but the local-mode-only ones), and the environment the template holds
+// parses as the function parses it.
+func TestFunctionEnvironmentIsDeclared(t *testing.T) {
 	s := defaultStack(t)
-	contract := envContract(t)
+	declared := settings.Vars()
+	if got := slices.Sorted(maps.Keys(declared)); !slices.Equal(got, slices.Sorted(slices.Values(FunctionNames))) {
+		t.Fatalf("shared/settings declares functions %v, the stack has %v", got, FunctionNames)
+	}
+	parse := map[string]func(func(string) string) error{
+		"deployer":   func(g func(string) string) error { _, err := settings.ParseDeployer(g); return err },
+		"notifier":   func(g func(string) string) error { _, err := settings.ParseNotifier(g); return err },
+		"wsconnect":  func(g func(string) string) error { _, err := settings.ParseWSConnect(g); return err },
+		"deadletter": func(g func(string) string) error { _, err := settings.ParseDeadLetter(g); return err },
+	}
 	fns := s.resources("AWS::Lambda::Function")
 	for i, name := range FunctionNames {
 		t.Run(name, func(t *testing.T) {
-			want := append(append([]string{}, contract["all"]...), contract[name]...)
-			sort.Strings(want)
-			vars, _ := props(fns[s.id(s.stack.Functions.All()[i])])["Environment"].(map[string]any)["Variables"].(map[string]any)
-			var got []string
-			for k := range vars {
-				got = append(got, k)
+			var want []string
+			for _, v := range declared[name] {
+				if !v.LocalOnly {
+					want = append(want, v.Name)
+				}
 			}
-			sort.Strings(got)
-			if strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Errorf("%s environment = %v, want exactly %v (docs/ARCHITECTURE.md)", name, got, want)
+			slices.Sort(want)
+			vars, _ := props(fns[s.id(s.stack.Functions.All()[i])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+			got := slices.Sorted(maps.Keys(vars))
+			if !slices.Equal(got, want) {
+				t.Errorf("%s environment = %v, want exactly %v (shared/settings)", name, got, want)
+			}
+			// A Ref or Fn::GetAtt resolves to a non-empty string at deploy time.
+			getenv := func(k string) string {
+				if v, ok := vars[k].(string); ok {
+					return v
+				}
+				if vars[k] != nil {
+					return "resolved-at-deploy"
+				}
+				return ""
+			}
+			if err := parse[name](getenv); err != nil {
+				t.Errorf("the template's environment does not parse: %v", err)
 			}
 		})
 	}
 	deployerEnv := props(fns[s.id(s.stack.Functions.Deployer)])["Environment"].(map[string]any)["Variables"].(map[string]any)
 	for k, want := range map[string]string{
-		"DEPLOY_TIMEOUT": DeployTimeout, "LEASE_DURATION": LeaseDuration,
+		"DEPLOY_TIMEOUT": "5m", "LEASE_DURATION": "7m",
 		"CONVEX_CLI_NODE_MODULES": "/opt/convex/node_modules", "NODE_BINARY": "/opt/node/bin/node",
-		"NODE_COMPILE_CACHE_DIR": "/tmp/byod-node-compile-cache",
+		"NODE_COMPILE_CACHE_DIR": "/tmp/byod-node-compile-cache", "SELF_HOSTED_HOSTS": "",
+		"LOG_LEVEL": "info", "METRICS_NAMESPACE": "ByodDeployer",
 	} {
 		if deployerEnv[k] != want {
-			t.Errorf("deployer %s = %v, want %s", k, deployerEnv[k], want)
+			t.Errorf("deployer %s = %v, want %q", k, deployerEnv[k], want)
 		}
 	}
 	notifierEnv := props(fns[s.id(s.stack.Functions.Notifier)])["Environment"].(map[string]any)["Variables"].(map[string]any)

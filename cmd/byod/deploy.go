@@ -12,6 +12,7 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
 	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 )
 
 // envDeployKey is where `byod deploy` reads the key when no --key-file is given: the name the
@@ -84,7 +85,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	_ = hosts.Set(os.Getenv("SELF_HOSTED_HOSTS"))
-	cacheDir, err := deploy.CompileCacheDir(*compileCache, os.Getenv("TMPDIR"))
+	cacheDir, err := settings.CompileCacheDir(*compileCache, os.Getenv("TMPDIR"))
 	if err != nil {
 		fmt.Fprintf(stderr, "byod deploy: %v\n", err)
 		return 2

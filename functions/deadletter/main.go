@@ -12,21 +12,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/byod-deployer/byod-deployer/shared/obs"
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 )
 
 func main() {
-	log := obs.NewLogger(os.Stdout, os.Getenv("LOG_LEVEL"))
-	table := os.Getenv("STATUS_TABLE")
+	env, err := settings.ParseDeadLetter(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil || table == "" {
-		fmt.Fprintf(os.Stderr, "deadletter: STATUS_TABLE=%q, AWS config: %v\n", table, err)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "deadletter: AWS config: %v\n", err)
 		os.Exit(1)
 	}
 	h := &Handler{
-		Store:   &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: table},
-		Metrics: obs.NewMetrics(os.Stdout, os.Getenv("METRICS_NAMESPACE")),
-		Log:     log,
+		Store:   &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: env.StatusTable},
+		Metrics: obs.NewMetrics(os.Stdout, env.MetricsNamespace),
+		Log:     obs.NewLogger(os.Stdout, env.LogLevel),
 	}
 	lambda.Start(h.Handle)
 }

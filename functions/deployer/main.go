@@ -16,11 +16,12 @@ import (
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
 	"github.com/byod-deployer/byod-deployer/shared/obs"
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 )
 
 func main() {
-	env, err := settingsFrom(os.Getenv)
+	env, err := settings.ParseDeployer(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -34,7 +35,7 @@ func main() {
 	engine := &deploy.Engine{CLINodeModules: env.CLINodeModules, Node: env.Node, SelfHostedHosts: env.SelfHostedHosts,
 		CompileCache: env.CompileCache}
 	h := &Handler{
-		Store:         &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: env.Table},
+		Store:         &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: env.StatusTable},
 		KMS:           kms.NewFromConfig(cfg),
 		Engine:        engine,
 		Metrics:       obs.NewMetrics(os.Stdout, env.MetricsNamespace),

@@ -16,22 +16,26 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/connections"
 	"github.com/byod-deployer/byod-deployer/shared/obs"
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 )
 
 func main() {
-	log := obs.NewLogger(os.Stdout, os.Getenv("LOG_LEVEL"))
-	table, endpoint := os.Getenv("CONNECTIONS_TABLE"), os.Getenv("WEBSOCKET_ENDPOINT")
+	env, err := settings.ParseNotifier(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil || table == "" || endpoint == "" {
-		fmt.Fprintf(os.Stderr, "notifier: CONNECTIONS_TABLE=%q WEBSOCKET_ENDPOINT=%q, AWS config: %v\n", table, endpoint, err)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "notifier: AWS config: %v\n", err)
 		os.Exit(1)
 	}
 	h := &Handler{
-		Connections: &connections.Store{DB: dynamodb.NewFromConfig(cfg), Table: table},
+		Connections: &connections.Store{DB: dynamodb.NewFromConfig(cfg), Table: env.ConnectionsTable},
 		Poster: apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
-			o.BaseEndpoint = aws.String(endpoint)
+			o.BaseEndpoint = aws.String(env.WebSocketEndpoint)
 		}),
-		Log: log,
+		Log: obs.NewLogger(os.Stdout, env.LogLevel),
 	}
 	lambda.Start(h.Handle)
 }

@@ -16,19 +16,23 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/connections"
 	"github.com/byod-deployer/byod-deployer/shared/obs"
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 )
 
 func main() {
 	ctx := context.Background()
-	log := obs.NewLogger(os.Stdout, os.Getenv("LOG_LEVEL"))
-	conns, statuses, aud := os.Getenv("CONNECTIONS_TABLE"), os.Getenv("STATUS_TABLE"), os.Getenv("TOKEN_AUDIENCE")
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil || conns == "" || statuses == "" || aud == "" {
-		fmt.Fprintf(os.Stderr, "wsconnect: CONNECTIONS_TABLE=%q STATUS_TABLE=%q TOKEN_AUDIENCE=%q, AWS config: %v\n", conns, statuses, aud, err)
+	env, err := settings.ParseWSConnect(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	secret, err := tokenSecret(ctx, os.Getenv, secretsmanager.NewFromConfig(cfg))
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wsconnect: AWS config: %v\n", err)
+		os.Exit(1)
+	}
+	secret, err := tokenSecret(ctx, env.TokenSecretARN, env.TokenSecret, secretsmanager.NewFromConfig(cfg))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -36,10 +40,10 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	h := &Handler{
 		Secret:      secret,
-		Audience:    aud,
-		Connections: &connections.Store{DB: db, Table: conns},
-		Status:      &status.Store{DB: db, Table: statuses},
-		Log:         log,
+		Audience:    env.TokenAudience,
+		Connections: &connections.Store{DB: db, Table: env.ConnectionsTable},
+		Status:      &status.Store{DB: db, Table: env.StatusTable},
+		Log:         obs.NewLogger(os.Stdout, env.LogLevel),
 	}
 	lambda.Start(h.Handle)
 }

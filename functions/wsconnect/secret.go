@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 	"github.com/byod-deployer/byod-deployer/shared/wstoken"
 )
 
@@ -19,13 +20,13 @@ type SecretGetter interface {
 // errNoSecret: neither TOKEN_SECRET_ARN nor TOKEN_SECRET is set.
 var errNoSecret = errors.New("wsconnect: set TOKEN_SECRET_ARN (or TOKEN_SECRET in local mode)")
 
-// tokenSecret returns the tokens' HMAC key: the value of the secret named by TOKEN_SECRET_ARN
-// (SecretString, or SecretBinary), read once at cold start; or, when no ARN is set, TOKEN_SECRET
-// itself (local mode). It fails when neither is set, the read fails, or the key is shorter than
-// wstoken.MinSecretLen. Errors never contain the secret.
-func tokenSecret(ctx context.Context, getenv func(string) string, sm SecretGetter) ([]byte, error) {
+// tokenSecret returns the tokens' HMAC key: the value of the secret named by arn
+// (TOKEN_SECRET_ARN; SecretString, or SecretBinary), read once at cold start; or, when arn is
+// empty, local (TOKEN_SECRET, local mode). It fails when neither is set, the read fails, or the
+// key is shorter than wstoken.MinSecretLen. Errors never contain the secret.
+func tokenSecret(ctx context.Context, arn string, local settings.Secret, sm SecretGetter) ([]byte, error) {
 	var key []byte
-	switch arn := getenv("TOKEN_SECRET_ARN"); {
+	switch {
 	case arn != "":
 		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
 		if err != nil {
@@ -36,8 +37,8 @@ func tokenSecret(ctx context.Context, getenv func(string) string, sm SecretGette
 		} else {
 			key = out.SecretBinary
 		}
-	case getenv("TOKEN_SECRET") != "":
-		key = []byte(getenv("TOKEN_SECRET"))
+	case local != "":
+		key = []byte(local)
 	default:
 		return nil, errNoSecret
 	}

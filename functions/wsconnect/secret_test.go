@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 	"github.com/byod-deployer/byod-deployer/shared/wstoken"
 )
 
@@ -30,33 +31,29 @@ func TestTokenSecret(t *testing.T) {
 	long := strings.Repeat("s", 48)
 	tests := []struct {
 		name    string
-		env     map[string]string
+		arn     string
+		local   settings.Secret
 		secrets fakeSecrets
 		want    string
 		wantErr error
 	}{
-		{name: "secret string from the ARN", env: map[string]string{"TOKEN_SECRET_ARN": arn}, secrets: fakeSecrets{arn: arn, out: secretsmanager.GetSecretValueOutput{SecretString: aws.String(long)}}, want: long},
-		{name: "secret binary from the ARN", env: map[string]string{"TOKEN_SECRET_ARN": arn}, secrets: fakeSecrets{arn: arn, out: secretsmanager.GetSecretValueOutput{SecretBinary: []byte(long)}}, want: long},
-		{name: "ARN wins over the local variable", env: map[string]string{"TOKEN_SECRET_ARN": arn, "TOKEN_SECRET": strings.Repeat("l", 40)}, secrets: fakeSecrets{arn: arn, out: secretsmanager.GetSecretValueOutput{SecretString: aws.String(long)}}, want: long},
-		{name: "local mode", env: map[string]string{"TOKEN_SECRET": long}, want: long},
-		{name: "nothing set", env: map[string]string{}, wantErr: errNoSecret},
-		{name: "short secret", env: map[string]string{"TOKEN_SECRET": "too-short-a-key"}, wantErr: wstoken.ErrWeakSecret},
-		{name: "unknown ARN", env: map[string]string{"TOKEN_SECRET_ARN": arn + "x"}, secrets: fakeSecrets{arn: arn}, wantErr: errAny},
+		{name: "secret string from the ARN", arn: arn, secrets: fakeSecrets{arn: arn, out: secretsmanager.GetSecretValueOutput{SecretString: aws.String(long)}}, want: long},
+		{name: "secret binary from the ARN", arn: arn, secrets: fakeSecrets{arn: arn, out: secretsmanager.GetSecretValueOutput{SecretBinary: []byte(long)}}, want: long},
+		{name: "ARN wins over the local variable", arn: arn, local: settings.Secret(strings.Repeat("l", 40)), secrets: fakeSecrets{arn: arn, out: secretsmanager.GetSecretValueOutput{SecretString: aws.String(long)}}, want: long},
+		{name: "local mode", local: settings.Secret(long), want: long},
+		{name: "nothing set", wantErr: errNoSecret},
+		{name: "short secret", local: "too-short-a-key", wantErr: wstoken.ErrWeakSecret},
+		{name: "unknown ARN", arn: arn + "x", secrets: fakeSecrets{arn: arn}, wantErr: errAny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tokenSecret(context.Background(), func(k string) string { return tt.env[k] }, &tt.secrets)
+			got, err := tokenSecret(context.Background(), tt.arn, tt.local, &tt.secrets)
 			if tt.wantErr != nil {
 				if err == nil || (tt.wantErr != errAny && !errors.Is(err, tt.wantErr)) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
 				}
-				for _, v := range tt.env {
-					if strings.HasPrefix(v, "arn:") {
-						continue
-					}
-					if strings.Contains(err.Error(), v) {
-						t.Errorf("error %q shows the secret", err)
-					}
+				if tt.local != "" && strings.Contains(err.Error(), string(tt.local)) {
+					t.Errorf("error %q shows the secret", err)
 				}
 				return
 			}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,7 @@ import (
 	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 	"github.com/byod-deployer/byod-deployer/shared/local/wsgateway"
+	"github.com/byod-deployer/byod-deployer/shared/settings"
 )
 
 // Options configure a local pipeline. The zero value runs everything locally.
@@ -45,7 +48,8 @@ type Options struct {
 	// VisibilityTimeout of the deploy queue; default 60 s (the queue's redrive brings a failed
 	// message back after it).
 	VisibilityTimeout time.Duration
-	// DeployerTimeout is the deployer's invocation deadline; default 6 minutes.
+	// DeployerTimeout is the deployer's invocation deadline; default the deployed function's
+	// (settings.DeployerFunctionTimeout).
 	DeployerTimeout time.Duration
 	// Logger receives the stand-ins' and pollers' logs; nil discards.
 	Logger *slog.Logger
@@ -142,13 +146,9 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel = cancel
-	deployerTimeout := opts.DeployerTimeout
-	if deployerTimeout <= 0 {
-		deployerTimeout = 6 * time.Minute
-	}
 	p.queues = map[string]*SQSPoller{
 		"deployer": {Client: sq, QueueURL: e.QueueURL, Logger: log,
-			Function: Function{Name: "deployer", Handler: fns["deployer"], Timeout: deployerTimeout}},
+			Function: Function{Name: "deployer", Handler: fns["deployer"], Timeout: opts.deployerTimeout()}},
 		"deadletter": {Client: sq, QueueURL: e.DLQURL, Logger: log,
 			Function: Function{Name: "deadletter", Handler: fns["deadletter"], Timeout: time.Minute}},
 	}
@@ -302,13 +302,21 @@ func listen(addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
+// deployerTimeout is DeployerTimeout, or the deployed function's timeout when unset.
+func (o Options) deployerTimeout() time.Duration {
+	if o.DeployerTimeout > 0 {
+		return o.DeployerTimeout
+	}
+	return settings.DeployerFunctionTimeout
+}
+
 // functionNames are the functions/<name> packages the pipeline runs.
 var functionNames = []string{"deployer", "notifier", "wsconnect", "deadletter"}
 
 // functionProcesses starts building the four function binaries and returns a function that waits
-// for the build and makes a Process of each, keyed by name, with the environment
-// docs/ARCHITECTURE.md specifies, pointed at the stand-ins (AWS_ENDPOINT_URL_<SERVICE>) and never
-// at AWS.
+// for the build and makes a Process of each, keyed by name, with its environment as
+// shared/settings declares it, pointed at the stand-ins (AWS_ENDPOINT_URL_<SERVICE>) and never at
+// AWS.
 func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e Endpoints, tokenSecret []byte) (map[string]*Process, error), error) {
 	root, err := toolpath.Root()
 	if err != nil {
@@ -334,19 +342,9 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 		if err := <-built; err != nil {
 			return nil, err
 		}
-		level := opts.LogLevel
-		if level == "" {
-			level = "info"
-		}
-		deployTimeout := opts.DeployerTimeout
-		if deployTimeout <= 0 {
-			deployTimeout = 6 * time.Minute
-		}
 		common := []string{
 			"PATH=" + os.Getenv("PATH"),
 			"HOME=" + os.Getenv("HOME"),
-			"LOG_LEVEL=" + level,
-			"METRICS_NAMESPACE=ByodDeployerLocal",
 			"AWS_REGION=" + e.Region,
 			"AWS_ACCESS_KEY_ID=local",
 			"AWS_SECRET_ACCESS_KEY=local",
@@ -358,25 +356,40 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 			"AWS_ENDPOINT_URL_KMS=" + e.KMS,
 			"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI=" + e.Management,
 		}
-		perFunction := map[string][]string{
-			"deployer": {
-				"STATUS_TABLE=" + e.StatusTable,
-				"CONVEX_CLI_NODE_MODULES=" + cliNM,
-				"NODE_BINARY=node",
-				"DEPLOY_TIMEOUT=" + (deployTimeout - 30*time.Second).String(),
-				"LEASE_DURATION=" + (deployTimeout + time.Minute).String(),
-				"SELF_HOSTED_HOSTS=127.0.0.1,localhost",
-			},
-			"notifier":   {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "WEBSOCKET_ENDPOINT=" + e.Management},
-			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "TOKEN_SECRET=" + string(tokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
-			"deadletter": {"STATUS_TABLE=" + e.StatusTable},
+		// A deploy ends 30 s before the invocation's deadline; its lease outlives the deadline.
+		fnTimeout := opts.deployerTimeout()
+		perFunction := map[string]map[string]string{
+			"deployer": settings.Deployer{
+				LogLevel: opts.LogLevel, MetricsNamespace: localMetricsNamespace, StatusTable: e.StatusTable,
+				CLINodeModules: cliNM, Node: "node",
+				Timeout: fnTimeout - 30*time.Second, Lease: fnTimeout + time.Minute,
+				SelfHostedHosts: []string{"127.0.0.1", "localhost"},
+				// Where the deployer puts it by default: the processes get no TMPDIR.
+				CompileCache: settings.DefaultCompileCache(""),
+			}.Env(),
+			"notifier": settings.Notifier{LogLevel: opts.LogLevel, ConnectionsTable: e.ConnectionsTable, WebSocketEndpoint: e.Management}.Env(),
+			"wsconnect": settings.WSConnect{LogLevel: opts.LogLevel, ConnectionsTable: e.ConnectionsTable, StatusTable: e.StatusTable,
+				TokenSecret: settings.Secret(tokenSecret), TokenAudience: e.TokenAudience}.Env(),
+			"deadletter": settings.DeadLetter{LogLevel: opts.LogLevel, MetricsNamespace: localMetricsNamespace, StatusTable: e.StatusTable}.Env(),
 		}
 		procs := map[string]*Process{}
 		for _, name := range functionNames {
-			proc := &Process{Name: name, Binary: filepath.Join(dir, name), Env: append(append([]string{}, common...), perFunction[name]...), Output: opts.FunctionOutput}
+			proc := &Process{Name: name, Binary: filepath.Join(dir, name), Env: append(append([]string{}, common...), environ(perFunction[name])...), Output: opts.FunctionOutput}
 			p.closers = append(p.closers, proc.Close)
 			procs[name] = proc
 		}
 		return procs, nil
 	}, nil
+}
+
+// localMetricsNamespace keeps local mode's metrics apart from a deployed stack's.
+const localMetricsNamespace = "ByodDeployerLocal"
+
+// environ is env as NAME=value entries, sorted by name.
+func environ(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, name+"="+env[name])
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package main
+package settings
 
 import (
 	"maps"
@@ -8,12 +8,12 @@ import (
 	"time"
 )
 
-func TestSettings(t *testing.T) {
+func TestParseDeployer(t *testing.T) {
 	base := map[string]string{"STATUS_TABLE": "status", "CONVEX_CLI_NODE_MODULES": "/opt/convex/node_modules"}
 	// compileCache checks Node's compile cache: by default a directory under the temp root, so
 	// warm invocations reuse it; NODE_COMPILE_CACHE_DIR moves it or turns it off.
-	compileCache := func(want string) func(t *testing.T, s settings) {
-		return func(t *testing.T, s settings) {
+	compileCache := func(want string) func(t *testing.T, s Deployer) {
+		return func(t *testing.T, s Deployer) {
 			if s.CompileCache != want {
 				t.Errorf("CompileCache = %q, want %q", s.CompileCache, want)
 			}
@@ -23,15 +23,15 @@ func TestSettings(t *testing.T) {
 		name    string
 		env     map[string]string
 		wantErr string
-		check   func(t *testing.T, s settings)
+		check   func(t *testing.T, s Deployer)
 	}{
-		{"defaults", base, "", func(t *testing.T, s settings) {
+		{"defaults", base, "", func(t *testing.T, s Deployer) {
 			if s.Timeout != 5*time.Minute || s.Lease != 7*time.Minute || s.SelfHostedHosts != nil ||
 				s.CompileCache != "/tmp/byod-node-compile-cache" {
 				t.Errorf("%+v", s)
 			}
 		}},
-		{"overrides", merge(base, map[string]string{"DEPLOY_TIMEOUT": "90s", "LEASE_DURATION": "3m", "SELF_HOSTED_HOSTS": " a.example.com, ,b.example.com"}), "", func(t *testing.T, s settings) {
+		{"overrides", merge(base, map[string]string{"DEPLOY_TIMEOUT": "90s", "LEASE_DURATION": "3m", "SELF_HOSTED_HOSTS": " a.example.com, ,b.example.com"}), "", func(t *testing.T, s Deployer) {
 			if s.Timeout != 90*time.Second || s.Lease != 3*time.Minute || !slices.Equal(s.SelfHostedHosts, []string{"a.example.com", "b.example.com"}) {
 				t.Errorf("%+v", s)
 			}
@@ -47,7 +47,7 @@ func TestSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := settingsFrom(func(k string) string { return tt.env[k] })
+			s, err := ParseDeployer(func(k string) string { return tt.env[k] })
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err %v, want …%s…", err, tt.wantErr)
