@@ -69,8 +69,8 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 		ReportBatchItemFailures: jsii.Bool(true),
 		MaxConcurrency:          jsii.Number(float64(p.MaxConcurrency)),
 	}))
-	t.Status.GrantReadWriteData(f.Deployer)
-	f.Deployer.AddToRolePolicy(contextBoundStatement("kms:Decrypt", k.Key))
+	grantItems(f.Deployer, t.Status, "", DeployerStatusActions...)
+	k.AllowDecrypt(f.Deployer.Role())
 
 	f.Notifier = zipFunction(stack, p, "Notifier", "notifier", "pushes status changes to the user's WebSocket connections",
 		env(common, map[string]string{"CONNECTIONS_TABLE": *t.Connections.TableName()}))
@@ -84,7 +84,7 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 		MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(1)),
 		OnFailure:               awslambdaeventsources.NewSqsDlq(q.NotifierFailures),
 	}))
-	t.Connections.GrantReadWriteData(f.Notifier)
+	grantItems(f.Notifier, t.Connections, "", NotifierConnectionsActions...)
 
 	f.WSConnect = zipFunction(stack, p, "WSConnect", "wsconnect", "WebSocket $connect (token check), $disconnect and status snapshots",
 		env(common, map[string]string{
@@ -93,8 +93,9 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 			"TOKEN_SECRET_ARN":  *k.TokenSecret.SecretArn(),
 			"TOKEN_AUDIENCE":    p.TokenAudience,
 		}))
-	t.Connections.GrantReadWriteData(f.WSConnect)
-	t.Status.GrantReadData(f.WSConnect)
+	grantItems(f.WSConnect, t.Connections, "", WSConnectConnectionsActions...)
+	grantItems(f.WSConnect, t.Connections, ByConnectionIndex, "dynamodb:Query")
+	grantItems(f.WSConnect, t.Status, "", WSConnectStatusActions...)
 	k.TokenSecret.GrantRead(f.WSConnect, nil)
 
 	f.DeadLetter = zipFunction(stack, p, "DeadLetter", "deadletter", "marks a dead-lettered deployment failed",
@@ -103,7 +104,7 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 		BatchSize:               jsii.Number(10),
 		ReportBatchItemFailures: jsii.Bool(true),
 	}))
-	t.Status.GrantReadWriteData(f.DeadLetter)
+	grantItems(f.DeadLetter, t.Status, "", DeadLetterStatusActions...)
 	return f
 }
 
