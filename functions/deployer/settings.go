@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
@@ -69,10 +68,10 @@ func settingsFrom(getenv func(string) string) (settings, error) {
 	} else {
 		s.CompileCache = dir
 	}
-	for _, h := range strings.Split(getenv("SELF_HOSTED_HOSTS"), ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			s.SelfHostedHosts = append(s.SelfHostedHosts, h)
-		}
+	if hosts, err := deploy.ParseHosts(getenv("SELF_HOSTED_HOSTS")); err != nil {
+		errs = append(errs, fmt.Errorf("SELF_HOSTED_HOSTS: %w", err))
+	} else {
+		s.SelfHostedHosts = hosts
 	}
 	if err := errors.Join(errs...); err != nil {
 		return settings{}, fmt.Errorf("deployer: environment: %w", err)
