@@ -157,7 +157,7 @@ func kindName(kind string) string {
 func hostListed(host, port string, list []string) bool {
 	for _, entry := range list {
 		h, p, err := parseEntry(entry)
-		if err == nil && h == host && p == port {
+		if err == nil && h == host && (p == port || p == "*") {
 			return true
 		}
 	}
@@ -173,7 +173,8 @@ var ErrHostEntry = errors.New("deploy: not a host or host:port")
 
 // ParseHosts parses an allow-list of self-hosted deployments (SELF_HOSTED_HOSTS): entries
 // separated by commas, each `host` or `host:port` (`[address]:port` for IPv6), the port 1–65535
-// and 443 when left out. A deployment is allowed only at exactly that host and port. Blank
+// and 443 when left out. A deployment is allowed only at exactly that host and port. A loopback
+// host may say `:*` (any port): how local mode allows this machine, explicitly. Blank
 // entries are skipped; it returns the others trimmed, or an error wrapping ErrHostEntry that names
 // every entry that is not one (a scheme, path, user or stray colon included).
 func ParseHosts(list string) ([]string, error) {
@@ -225,6 +226,9 @@ func parseEntry(entry string) (host, port string, err error) {
 		}
 	case strings.Contains(e, ":"):
 		return bad("write an IPv6 address as [address] or [address]:port")
+	}
+	if port == "*" && host != "" && isLoopback(strings.ToLower(host)) {
+		return strings.ToLower(host), port, nil // local mode: this machine, any port, said so
 	}
 	n, err := strconv.Atoi(port)
 	if host == "" || strings.ContainsAny(host, "[]") || err != nil || n < 1 || n > 65535 {

@@ -95,6 +95,8 @@ func TestParseHosts(t *testing.T) {
 		{name: "port not a number", list: "convex.internal:https", wantErr: []string{"1 to 65535"}},
 		{name: "empty port", list: "convex.internal:", wantErr: []string{"1 to 65535"}},
 		{name: "bare IPv6", list: "::1", wantErr: []string{"[address]"}},
+		{name: "any port on loopback", list: "127.0.0.1:*,localhost:*", want: []string{"127.0.0.1:*", "localhost:*"}},
+		{name: "any port elsewhere", list: "convex.internal:*", wantErr: []string{"1 to 65535"}},
 		{name: "no host", list: ":8443", wantErr: []string{"1 to 65535"}},
 		{name: "every bad entry named", list: "ok.example.org,a:1:2,b:x", wantErr: []string{`"a:1:2"`, `"b:x"`}},
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
-	"github.com/byod-deployer/byod-deployer/shared/deploy"
 	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
@@ -359,12 +358,6 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 			"AWS_ENDPOINT_URL_KMS=" + e.KMS,
 			"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI=" + e.Management,
 		}
-		// The deployer may deploy to this run's deployment, at its port, and to no other host of
-		// this machine: loopback is never implied (SELF_HOSTED_HOSTS matches host and port).
-		convexEntry, err := deploy.HostEntry(e.Convex)
-		if err != nil {
-			return nil, fmt.Errorf("localrun: functions: %w", err)
-		}
 		perFunction := map[string][]string{
 			"deployer": {
 				"STATUS_TABLE=" + e.StatusTable,
@@ -372,7 +365,8 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 				"NODE_BINARY=node",
 				"DEPLOY_TIMEOUT=" + (deployTimeout - 30*time.Second).String(),
 				"LEASE_DURATION=" + (deployTimeout + time.Minute).String(),
-				"SELF_HOSTED_HOSTS=" + convexEntry,
+				// Local mode says so: this machine at any port (loopback is never implied).
+				"SELF_HOSTED_HOSTS=127.0.0.1:*,localhost:*",
 			},
 			"notifier":   {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "WEBSOCKET_ENDPOINT=" + e.Management},
 			"wsconnect":  {"CONNECTIONS_TABLE=" + e.ConnectionsTable, "STATUS_TABLE=" + e.StatusTable, "TOKEN_SECRET=" + string(tokenSecret), "TOKEN_AUDIENCE=" + e.TokenAudience},
