@@ -76,8 +76,8 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 		ReportBatchItemFailures: jsii.Bool(true),
 		MaxConcurrency:          jsii.Number(float64(p.MaxConcurrency)),
 	}))
-	t.Status.GrantReadWriteData(f.Deployer)
-	f.Deployer.AddToRolePolicy(contextBoundStatement("kms:Decrypt", k.Key))
+	grantItems(f.Deployer, t.Status, "", DeployerStatusActions...)
+	k.AllowDecrypt(f.Deployer.Role())
 
 	f.Notifier = zipFunction(stack, p, "Notifier", "notifier", "pushes status changes to the user's WebSocket connections",
 		// WEBSOCKET_ENDPOINT is the stage's callback URL, which exists only once the WebSocket API
@@ -93,7 +93,7 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 		MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(1)),
 		OnFailure:               awslambdaeventsources.NewSqsDlq(q.NotifierFailures),
 	}))
-	t.Connections.GrantReadWriteData(f.Notifier)
+	grantItems(f.Notifier, t.Connections, "", NotifierConnectionsActions...)
 
 	f.WSConnect = zipFunction(stack, p, "WSConnect", "wsconnect", "WebSocket $connect (token check), $disconnect and status snapshots",
 		env(settings.WSConnect{
@@ -103,8 +103,9 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 			TokenSecretARN:   *k.TokenSecret.SecretArn(),
 			TokenAudience:    p.TokenAudience,
 		}.Env()))
-	t.Connections.GrantReadWriteData(f.WSConnect)
-	t.Status.GrantReadData(f.WSConnect)
+	grantItems(f.WSConnect, t.Connections, "", WSConnectConnectionsActions...)
+	grantItems(f.WSConnect, t.Connections, ByConnectionIndex, "dynamodb:Query")
+	grantItems(f.WSConnect, t.Status, "", WSConnectStatusActions...)
 	k.TokenSecret.GrantRead(f.WSConnect, nil)
 
 	f.DeadLetter = zipFunction(stack, p, "DeadLetter", "deadletter", "marks a dead-lettered deployment failed",
@@ -113,7 +114,7 @@ func newFunctions(stack awscdk.Stack, p StackProps, imageExclude []string, q *Qu
 		BatchSize:               jsii.Number(10),
 		ReportBatchItemFailures: jsii.Bool(true),
 	}))
-	t.Status.GrantReadWriteData(f.DeadLetter)
+	grantItems(f.DeadLetter, t.Status, "", DeadLetterStatusActions...)
 	return f
 }
 

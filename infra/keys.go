@@ -27,12 +27,37 @@ type Keys struct {
 	TokenSigner awsiam.Role
 }
 
+// KeyAdminActions are what the account root (and so IAM policies in the account) may do with the
+// credentials key: manage it, never use it. Listed one by one, no wildcard: `kms:Create*` would
+// include kms:CreateGrant, a grant can carry Decrypt, and no one here needs grants.
+var KeyAdminActions = []string{
+	"kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+	"kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:RotateKeyOnDemand", "kms:ListKeyRotations",
+	"kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription",
+	"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+	"kms:ListGrants", "kms:RevokeGrant", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+	"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+}
+
 func newKeys(stack awscdk.Stack, p StackProps) *Keys {
+	// Not CDK's default key policy (kms:* for the account root, which lets any identity policy in
+	// the account that allows kms:Decrypt open every user's credentials): the root may only
+	// administer the key; the key policy itself names who may Encrypt (the publisher, here) and
+	// Decrypt (the deployer's role, AllowDecrypt), each bound to the encryption context.
 	key := awskms.NewKey(stack, jsii.String("CredentialsKey"), &awskms.KeyProps{
 		Description:       jsii.String("byod-deployer: envelope of users' Convex deployment credentials"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)),
+		Policy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("AccountAdministersOnly"),
+				Effect:     awsiam.Effect_ALLOW,
+				Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
+				Actions:    jsii.Strings(KeyAdminActions...),
+				Resources:  jsii.Strings("*"),
+			}),
+		}}),
 	})
 	secret := awssecretsmanager.NewSecret(stack, jsii.String("TokenSecret"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("byod-deployer: HMAC-SHA256 key of the WebSocket tokens"),
@@ -49,9 +74,11 @@ func newKeys(stack awscdk.Stack, p StackProps) *Keys {
 		Description: jsii.String("byod-deployer: the app encrypts credentials and publishes deploy messages"),
 		AssumedBy:   trusted,
 	})
-	// kms:Encrypt only, and only with exactly the design's context keys present. sqs:SendMessage
-	// is granted with the queue (queue.go).
+	// kms:Encrypt only, and only with exactly the design's context keys present, in the role's
+	// policy and in the key's (which is what lets it). sqs:SendMessage is granted with the queue
+	// (queue.go).
 	publisher.AddToPolicy(contextBoundStatement("kms:Encrypt", key))
+	key.AddToResourcePolicy(keyPolicyStatement("PublisherEncrypts", "kms:Encrypt", publisher), nil)
 	signer := awsiam.NewRole(stack, jsii.String("TokenSignerRole"), &awsiam.RoleProps{
 		Description: jsii.String("byod-deployer: the app reads the WebSocket token secret to sign browsers' tokens"),
 		AssumedBy:   trusted,
@@ -60,23 +87,47 @@ func newKeys(stack awscdk.Stack, p StackProps) *Keys {
 	return &Keys{Key: key, TokenSecret: secret, Publisher: publisher, TokenSigner: signer}
 }
 
+// AllowDecrypt lets role (the deployer's) kms:Decrypt the credentials, context-bound, in the key
+// policy and in the role's own policy. No other principal is given Decrypt.
+func (k *Keys) AllowDecrypt(role awsiam.IRole) {
+	role.AddToPrincipalPolicy(contextBoundStatement("kms:Decrypt", k.Key))
+	k.Key.AddToResourcePolicy(keyPolicyStatement("DeployerDecrypts", "kms:Decrypt", role), nil)
+}
+
+// keyPolicyStatement is a key policy statement: principal may action on this key under the
+// encryption-context conditions of contextBoundStatement.
+func keyPolicyStatement(sid, action string, principal awsiam.IRole) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(sid),
+		Effect:     awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(principal.RoleArn())},
+		Actions:    jsii.Strings(action),
+		Resources:  jsii.Strings("*"), // in a key policy: this key
+		Conditions: contextConditions(),
+	})
+}
+
 // contextBoundStatement allows action on key only when the request's encryption context has
 // exactly the keys EncryptionContextKeys: ForAllValues rejects any other key, and the Null
 // conditions reject a request that leaves one out (ForAllValues alone passes an empty context).
 func contextBoundStatement(action string, key awskms.IKey) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Effect:     awsiam.Effect_ALLOW,
+		Actions:    jsii.Strings(action),
+		Resources:  jsii.Strings(*key.KeyArn()),
+		Conditions: contextConditions(),
+	})
+}
+
+func contextConditions() *map[string]interface{} {
 	null := map[string]interface{}{}
 	for _, k := range EncryptionContextKeys {
 		null["kms:EncryptionContext:"+k] = "false"
 	}
-	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Effect:    awsiam.Effect_ALLOW,
-		Actions:   jsii.Strings(action),
-		Resources: jsii.Strings(*key.KeyArn()),
-		Conditions: &map[string]interface{}{
-			"ForAllValues:StringEquals": map[string]interface{}{
-				"kms:EncryptionContextKeys": EncryptionContextKeys,
-			},
-			"Null": null,
+	return &map[string]interface{}{
+		"ForAllValues:StringEquals": map[string]interface{}{
+			"kms:EncryptionContextKeys": EncryptionContextKeys,
 		},
-	})
+		"Null": null,
+	}
 }

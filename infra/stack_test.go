@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -479,25 +480,172 @@ func TestAnyResourceForms(t *testing.T) {
 	}
 }
 
-// The credentials key's policy is CDK's default: kms:* for the account root only, which
-// delegates to IAM, so the identity policies above are the whole story. No other principal, no
-// service and no "*" principal is named in it.
+// actionMatches reports whether an IAM action pattern (`*` and `?` wildcards, case-insensitive)
+// covers action.
+func actionMatches(pattern, action string) bool {
+	re := "(?i)^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(action)
+}
+
+func TestActionMatches(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, action string
+		want            bool
+	}{
+		{"kms:*", "kms:Decrypt", true}, {"*", "kms:Decrypt", true}, {"kms:De*", "kms:Decrypt", true},
+		{"KMS:decrypt", "kms:Decrypt", true}, {"kms:Create*", "kms:CreateGrant", true},
+		{"kms:Describe*", "kms:Decrypt", false}, {"kms:Encrypt", "kms:Decrypt", false}, {"kms:Decrypt?", "kms:Decrypt", false},
+	} {
+		if got := actionMatches(tc.pattern, tc.action); got != tc.want {
+			t.Errorf("actionMatches(%q, %q) = %v, want %v", tc.pattern, tc.action, got, tc.want)
+		}
+	}
+}
+
+// Issue 11: the credentials key's policy is not CDK's default (kms:* for the account root, which
+// delegates every use of the key to IAM). The root, and so any identity policy in the account,
+// may only administer the key: no Decrypt, no other use, no grants (a grant can carry Decrypt).
+// Decrypt is allowed to the deployer's role alone and Encrypt to the publisher role alone, each
+// bound to the encryption context. Wildcards in the policy are expanded, so a later `kms:*`
+// fails here.
 func TestKeyPolicy(t *testing.T) {
 	s := defaultStack(t)
 	root := `{"AWS":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::",{"Ref":"AWS::AccountId"},":root"]]}}`
+	deployer := `{"AWS":{"Fn::GetAtt":["` + s.id(s.stack.Functions.Deployer.Role()) + `","Arn"]}}`
+	publisher := `{"AWS":{"Fn::GetAtt":["` + s.id(s.stack.Keys.Publisher) + `","Arn"]}}`
 	doc := props(s.resources("AWS::KMS::Key")[s.id(s.stack.Keys.Key)])["KeyPolicy"].(map[string]any)
 	statements := doc["Statement"].([]any)
-	if len(statements) == 0 {
-		t.Fatal("credentials key has no key policy statements")
+	// The actions that use the key or hand it on; who may do each.
+	uses := map[string]string{
+		"kms:Decrypt": deployer, "kms:Encrypt": publisher,
+		"kms:ReEncryptFrom": "", "kms:ReEncryptTo": "", "kms:GenerateDataKey": "", "kms:GenerateDataKeyPair": "",
+		"kms:GenerateDataKeyWithoutPlaintext": "", "kms:CreateGrant": "", "kms:GenerateMac": "",
 	}
+	allowed := map[string][]string{} // use action -> principals allowed it
+	var rootActions []string
 	for _, st := range statements {
 		m := st.(map[string]any)
 		if m["Effect"] != "Allow" {
 			continue
 		}
-		if js(m["Principal"]) != root {
-			t.Errorf("key policy allows %s to %s, want the account root only", js(m["Principal"]), js(m["Action"]))
+		principal := js(m["Principal"])
+		if principal != root && principal != deployer && principal != publisher {
+			t.Errorf("key policy names principal %s, want only the root, the deployer role and the publisher role", principal)
 		}
+		if principal == root {
+			rootActions = append(rootActions, strs(m["Action"])...)
+		}
+		for action := range uses {
+			for _, pattern := range strs(m["Action"]) {
+				if actionMatches(pattern, action) {
+					allowed[action] = append(allowed[action], principal)
+					if js(m["Condition"]) != wantContextCondition {
+						t.Errorf("%s for %s: condition %s, want %s", action, principal, js(m["Condition"]), wantContextCondition)
+					}
+				}
+			}
+		}
+	}
+	for action, who := range uses {
+		if got := strings.Join(allowed[action], " "); got != who {
+			t.Errorf("key policy allows %s to [%s], want [%s]", action, got, who)
+		}
+	}
+	sort.Strings(rootActions)
+	want := append([]string(nil), KeyAdminActions...)
+	sort.Strings(want)
+	if js(rootActions) != js(want) {
+		t.Errorf("account root may %v, want exactly the administrative actions %v", rootActions, want)
+	}
+}
+
+// Issue 11: every function's role gets exactly the DynamoDB actions its code calls, each on the
+// one table (or index) it calls it on. wsconnect, the internet-facing function, can read one
+// status item at a time (GetItem), never Query, Scan or BatchGet the ciphertexts.
+func TestDynamoDBActionsPerFunction(t *testing.T) {
+	s := defaultStack(t)
+	status, conns := s.id(s.stack.Tables.Status), s.id(s.stack.Tables.Connections)
+	// where names the resource of a statement: a table, its stream, one of its indexes, or "*".
+	where := func(resources string) string {
+		switch {
+		case resources == `"*"`:
+			return "*"
+		case strings.Contains(resources, status) && strings.Contains(resources, "StreamArn"):
+			return "status stream"
+		case strings.Contains(resources, conns) && strings.Contains(resources, "/index/"+ByConnectionIndex+`"`):
+			return "connections index " + ByConnectionIndex
+		case strings.Contains(resources, "/index/"):
+			return "some index: " + resources
+		case resources == `{"Fn::GetAtt":["`+status+`","Arn"]}`:
+			return "status"
+		case resources == `{"Fn::GetAtt":["`+conns+`","Arn"]}`:
+			return "connections"
+		}
+		return resources
+	}
+	stream := []string{"status stream: dynamodb:DescribeStream", "status stream: dynamodb:GetRecords", "status stream: dynamodb:GetShardIterator", "*: dynamodb:ListStreams"}
+	cases := []struct {
+		name string
+		role string
+		want []string
+	}{
+		{"deployer", s.id(s.stack.Functions.Deployer.Role()), []string{"status: dynamodb:GetItem", "status: dynamodb:UpdateItem"}},
+		{"deadletter", s.id(s.stack.Functions.DeadLetter.Role()), []string{"status: dynamodb:GetItem", "status: dynamodb:UpdateItem"}},
+		{"notifier", s.id(s.stack.Functions.Notifier.Role()), append([]string{"connections: dynamodb:DeleteItem", "connections: dynamodb:Query"}, stream...)},
+		{"wsconnect", s.id(s.stack.Functions.WSConnect.Role()), []string{
+			"connections index byConnection: dynamodb:Query",
+			"connections: dynamodb:DeleteItem", "connections: dynamodb:PutItem", "connections: dynamodb:UpdateItem",
+			"status: dynamodb:GetItem",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, st := range s.statements() {
+				if !contains(st.roles, tc.role) {
+					continue
+				}
+				for _, a := range st.actions {
+					if strings.HasPrefix(strings.ToLower(a), "dynamodb:") {
+						got = append(got, where(st.resources)+": "+a)
+					}
+				}
+			}
+			sort.Strings(got)
+			want := append([]string(nil), tc.want...)
+			sort.Strings(want)
+			if js(got) != js(want) {
+				t.Errorf("%s DynamoDB grants:\n got %v\nwant %v", tc.name, got, want)
+			}
+		})
+	}
+}
+
+// Issue 11: the stage throttles each route on its own (RouteSettings), at the limits sized in
+// docs/infra.md, so garbage $connects and status spam do not share one budget.
+func TestWebSocketThrottling(t *testing.T) {
+	s := defaultStack(t)
+	var stages []map[string]any
+	for _, r := range s.resources("AWS::ApiGatewayV2::Stage") {
+		stages = append(stages, props(r))
+	}
+	if len(stages) != 1 {
+		t.Fatalf("%d stages, want 1", len(stages))
+	}
+	settings, _ := stages[0]["RouteSettings"].(map[string]any)
+	for _, key := range []string{"$connect", "$disconnect", "$default"} {
+		want, ok := RouteLimits[key]
+		got, _ := settings[key].(map[string]any)
+		if !ok || got["ThrottlingRateLimit"] != want.RateLimit || got["ThrottlingBurstLimit"] != float64(want.BurstLimit) {
+			t.Errorf("route %s throttle = %s, want its own rate %v burst %d", key, js(got), want.RateLimit, want.BurstLimit)
+		}
+	}
+	if len(settings) != len(RouteLimits) {
+		t.Errorf("RouteSettings = %s, want exactly the routes of RouteLimits", js(settings))
+	}
+	def, _ := stages[0]["DefaultRouteSettings"].(map[string]any)
+	if def["ThrottlingRateLimit"] != StageLimit.RateLimit || def["ThrottlingBurstLimit"] != float64(StageLimit.BurstLimit) {
+		t.Errorf("DefaultRouteSettings = %s, want rate %v burst %d", js(def), StageLimit.RateLimit, StageLimit.BurstLimit)
 	}
 }
 
@@ -791,29 +939,6 @@ func TestNewStackReportsMissingAssets(t *testing.T) {
 			if !errors.Is(err, ErrAsset) || !strings.Contains(err.Error(), tc.remove) {
 				t.Errorf("NewStack without %s: err = %v, want ErrAsset naming the path", tc.remove, err)
 			}
-		})
-	}
-}
-
-// wsconnect and the notifier find a connection's user through the byConnection index.
-func TestConnectionIndexGrants(t *testing.T) {
-	s := defaultStack(t)
-	table := s.id(s.stack.Tables.Connections)
-	for _, fn := range []struct {
-		name string
-		role string
-	}{
-		{"wsconnect", s.id(s.stack.Functions.WSConnect.Role())},
-		{"notifier", s.id(s.stack.Functions.Notifier.Role())},
-	} {
-		t.Run(fn.name, func(t *testing.T) {
-			for _, st := range s.statements() {
-				if contains(st.roles, fn.role) && st.has("dynamodb:Query") &&
-					strings.Contains(st.resources, table) && strings.Contains(st.resources, "/index/*") {
-					return
-				}
-			}
-			t.Errorf("%s may not query the connections table's indexes", fn.name)
 		})
 	}
 }

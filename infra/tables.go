@@ -3,7 +3,28 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
+)
+
+// The DynamoDB actions each function calls, no more (the stream read of the notifier's event
+// source aside, which CDK grants with the event source). A transaction needs the action of each
+// item in it (TransactWriteItems of updates: dynamodb:UpdateItem); nothing here scans, batches or
+// describes a table.
+var (
+	// DeployerStatusActions: shared/status Enqueue, Claim, Progress, Complete, Fail, MarkFailed,
+	// Refuse (updates, alone or in transactions) and the Get that follows them.
+	DeployerStatusActions = []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}
+	// DeadLetterStatusActions: MarkFailed (a transaction of updates, an update) and Get.
+	DeadLetterStatusActions = []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}
+	// NotifierConnectionsActions: ListByUser (a query of the table) and Delete after a 410.
+	NotifierConnectionsActions = []string{"dynamodb:Query", "dynamodb:DeleteItem"}
+	// WSConnectConnectionsActions: Put on $connect, Delete on $disconnect, the snapshot window's
+	// conditional update; UserOf queries ByConnectionIndex only (granted on the index alone).
+	WSConnectConnectionsActions = []string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"}
+	// WSConnectStatusActions: the snapshot's Get of one current item. No Query, Scan or
+	// BatchGetItem: the internet-facing function cannot read the table (ciphertexts) in bulk.
+	WSConnectStatusActions = []string{"dynamodb:GetItem"}
 )
 
 // TTLAttribute is the epoch-seconds expiry attribute of both tables (connections always set it;
@@ -55,4 +76,17 @@ func table(stack awscdk.Stack, id, pk, sk string, p *awsdynamodb.TableProps) aws
 	p.TimeToLiveAttribute = jsii.String(TTLAttribute)
 	p.Encryption = awsdynamodb.TableEncryption_AWS_MANAGED
 	return awsdynamodb.NewTable(stack, jsii.String(id), p)
+}
+
+// grantItems grants fn exactly actions on table, or with index set, on that index of it alone.
+func grantItems(fn awsiam.IGrantable, table awsdynamodb.Table, index string, actions ...string) {
+	arn := *table.TableArn()
+	if index != "" {
+		arn += "/index/" + index
+	}
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      fn,
+		Actions:      jsii.Strings(actions...),
+		ResourceArns: jsii.Strings(arn),
+	})
 }

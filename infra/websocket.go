@@ -11,6 +11,26 @@ import (
 // StageName is the WebSocket API's stage (the last path element of WEBSOCKET_ENDPOINT).
 const StageName = "live"
 
+// Limit is one route's throttle: a token bucket of BurstLimit requests refilled at RateLimit per
+// second (API Gateway's ThrottlingBurstLimit / ThrottlingRateLimit).
+type Limit struct {
+	RateLimit  float64
+	BurstLimit int
+}
+
+// Throttling of the stage, per route (docs/infra.md, "WebSocket limits", has the arithmetic).
+// Each route has its own bucket, so a flood of garbage $connects does not take the snapshots of
+// connected browsers with it, nor status spam the connects. StageLimit is the default for a
+// route added later without its own line here.
+var (
+	RouteLimits = map[string]Limit{
+		"$connect":    {RateLimit: 100, BurstLimit: 200},
+		"$disconnect": {RateLimit: 100, BurstLimit: 200},
+		"$default":    {RateLimit: 100, BurstLimit: 200},
+	}
+	StageLimit = Limit{RateLimit: 100, BurstLimit: 200}
+)
+
 // WebSocket holds the API Gateway WebSocket API and its stage.
 type WebSocket struct {
 	API   awsapigatewayv2.WebSocketApi
@@ -41,10 +61,15 @@ func newWebSocket(stack awscdk.Stack, f *Functions, t *Tables) *WebSocket {
 		StageName:    jsii.String(StageName),
 		AutoDeploy:   jsii.Bool(true),
 		Throttle: &awsapigatewayv2.ThrottleSettings{
-			RateLimit:  jsii.Number(50),
-			BurstLimit: jsii.Number(100),
+			RateLimit:  jsii.Number(StageLimit.RateLimit),
+			BurstLimit: jsii.Number(float64(StageLimit.BurstLimit)),
 		},
 	})
+	routes := map[string]interface{}{}
+	for key, l := range RouteLimits {
+		routes[key] = map[string]interface{}{"ThrottlingRateLimit": l.RateLimit, "ThrottlingBurstLimit": l.BurstLimit}
+	}
+	stage.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetRouteSettings(routes)
 	// The notifier pushes status changes: it alone may manage connections, and only POST to this
 	// stage's @connections (PostToConnection; no GET or DELETE).
 	post := stack.FormatArn(&awscdk.ArnComponents{

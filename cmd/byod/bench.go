@@ -172,7 +172,7 @@ func benchVariants(b *bench) []variant {
 
 func runEngine(node, cache string) func(context.Context, *bench, string, string) sample {
 	return func(ctx context.Context, b *bench, url, key string) sample {
-		e := &deploy.Engine{CLINodeModules: b.nm, Node: node, TempRoot: b.root, SelfHostedHosts: []string{"127.0.0.1"}, CompileCache: cache}
+		e := &deploy.Engine{CLINodeModules: b.nm, Node: node, TempRoot: b.root, Loopback: true, CompileCache: cache}
 		start := time.Now()
 		res, err := e.Deploy(ctx, deploy.Target{URL: url, Key: key}, deploy.Options{})
 		return sample{wall: time.Since(start), cpu: res.CLICPU, err: err}

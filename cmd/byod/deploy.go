@@ -26,17 +26,14 @@ func init() {
 	}
 }
 
-// hostList is a repeatable flag of host names.
+// hostList is a repeatable flag of allow-list entries (deploy.ParseHosts: host or host:port).
 type hostList []string
 
 func (h *hostList) String() string { return strings.Join(*h, ",") }
 func (h *hostList) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*h = append(*h, s)
-		}
-	}
-	return nil
+	hosts, err := deploy.ParseHosts(v)
+	*h = append(*h, hosts...)
+	return err
 }
 
 // runDeploy deploys the package into one deployment and prints each stage to stdout. It exits 0
@@ -53,7 +50,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	timeout := fs.Duration("timeout", defTimeout, "time limit of the whole deploy (default $DEPLOY_TIMEOUT, else 5m)")
 	var hosts hostList
-	fs.Var(&hosts, "allow-host", "self-hosted host to allow besides Convex cloud (repeatable; also $SELF_HOSTED_HOSTS); loopback is always allowed here")
+	fs.Var(&hosts, "allow-host", "self-hosted deployment to allow besides Convex cloud, host or host:port (443 when left out; repeatable; also $SELF_HOSTED_HOSTS); this machine is allowed here at any port")
 	cli := fs.String("cli", "", "node_modules holding the pinned convex package (default $CONVEX_CLI_NODE_MODULES, else the `make deps` install)")
 	node := fs.String("node", os.Getenv("NODE_BINARY"), "node executable (default $NODE_BINARY, else node on PATH)")
 	tempRoot := fs.String("temp-root", "", "where job directories are made (default the system temp dir)")
@@ -84,7 +81,10 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return 1
 		}
 	}
-	_ = hosts.Set(os.Getenv("SELF_HOSTED_HOSTS"))
+	if err := hosts.Set(os.Getenv("SELF_HOSTED_HOSTS")); err != nil {
+		fmt.Fprintf(stderr, "byod deploy: SELF_HOSTED_HOSTS: %v\n", err)
+		return 2
+	}
 	cacheDir, err := settings.CompileCacheDir(*compileCache, os.Getenv("TMPDIR"))
 	if err != nil {
 		fmt.Fprintf(stderr, "byod deploy: %v\n", err)
@@ -94,8 +94,10 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		CLINodeModules:  nm,
 		Node:            *node,
 		TempRoot:        *tempRoot,
-		SelfHostedHosts: append(hosts, "127.0.0.1", "localhost", "::1"),
-		CompileCache:    cacheDir,
+		SelfHostedHosts: hosts,
+		// The operator's own tool: it deploys where --url says, this machine included.
+		Loopback:     true,
+		CompileCache: cacheDir,
 	}
 	start := time.Now()
 	res, err := e.Deploy(ctx, deploy.Target{URL: *url, Key: key}, deploy.Options{

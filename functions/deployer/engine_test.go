@@ -23,7 +23,7 @@ func TestRealEngine(t *testing.T) {
 	key := convexlocaltest.AdminKey(t, "local-otter")
 	srv := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
 	f := newFixture(t)
-	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{"127.0.0.1"}}
+	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{hostEntry(t, srv.URL())}}
 	f.h.SchemaVersion = bundle.Version
 
 	steps := []struct {
@@ -61,4 +61,14 @@ func TestRealEngine(t *testing.T) {
 	if strings.Contains(f.logs.String(), strings.SplitN(key, "|", 2)[1]) {
 		t.Error("the admin key reached the logs")
 	}
+}
+
+// hostEntry is the SELF_HOSTED_HOSTS entry that allows the deployment at url and nothing else.
+func hostEntry(t testing.TB, url string) string {
+	t.Helper()
+	e, err := deploy.HostEntry(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

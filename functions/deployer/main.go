@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -32,8 +33,11 @@ func main() {
 		os.Exit(1)
 	}
 	// One engine for the container's life: warm invocations share its compile cache.
-	engine := &deploy.Engine{CLINodeModules: env.CLINodeModules, Node: env.Node, SelfHostedHosts: env.SelfHostedHosts,
-		CompileCache: env.CompileCache}
+	engine, err := newEngine(env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	h := &Handler{
 		Store:         &status.Store{DB: dynamodb.NewFromConfig(cfg), Table: env.StatusTable},
 		KMS:           kms.NewFromConfig(cfg),
@@ -45,4 +49,15 @@ func main() {
 		Timeout:       env.Timeout,
 	}
 	lambda.Start(h.Handle)
+}
+
+// newEngine is the deploy engine the settings describe. Its error names SELF_HOSTED_HOSTS when an
+// allow-list entry is not a host or host:port (deploy.ParseHosts).
+func newEngine(env settings.Deployer) (*deploy.Engine, error) {
+	hosts, err := deploy.ParseHosts(strings.Join(env.SelfHostedHosts, ","))
+	if err != nil {
+		return nil, fmt.Errorf("deployer: environment: SELF_HOSTED_HOSTS: %w", err)
+	}
+	return &deploy.Engine{CLINodeModules: env.CLINodeModules, Node: env.Node, SelfHostedHosts: hosts,
+		CompileCache: env.CompileCache}, nil
 }

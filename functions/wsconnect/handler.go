@@ -24,11 +24,17 @@ const DefaultConfigID = "default"
 // ActionStatus is the client message that asks for a snapshot: {"action":"status","configId":"…"}.
 const ActionStatus = "status"
 
+// DefaultSnapshotInterval is how often one connection may be served a snapshot: a page asks on
+// (re)connect and the notifier pushes every change, so a second ask within a second is a client
+// bug or spam, and each one answered would cost a status read.
+const DefaultSnapshotInterval = time.Second
+
 // Connections is the part of the connections store the handler uses.
 type Connections interface {
 	Put(ctx context.Context, userID, connectionID string, ttl time.Duration) error
 	Delete(ctx context.Context, userID, connectionID string) error
 	UserOf(ctx context.Context, connectionID string) (string, error)
+	ClaimSnapshot(ctx context.Context, userID, connectionID string, interval time.Duration) error
 }
 
 // Statuses is the part of the status store the handler uses.
@@ -50,6 +56,10 @@ type Handler struct {
 	Log         *slog.Logger
 	// TTL of a stored connection; 0 means connections.DefaultTTL (API Gateway's 2 h maximum).
 	TTL time.Duration
+	// SnapshotInterval is the least time between two snapshots served on one connection; 0 means
+	// DefaultSnapshotInterval. The window is kept on the connection's item (Connections), since
+	// the instances serving one connection share no memory.
+	SnapshotInterval time.Duration
 	// Now is the clock tokens are checked against; nil means time.Now.
 	Now func() time.Time
 }
@@ -60,8 +70,10 @@ type Handler struct {
 //     user id; 403 when it is for another audience. Nothing is stored unless it answers 200.
 //   - $disconnect removes the connection (already gone is fine) and answers 200.
 //   - $default (as would any other route key) answers 200 with one connections.Event as the
-//     body: the snapshot for a status request, an error event for anything else. API Gateway
-//     sends that body to the client through $default's route response.
+//     body: the snapshot for a status request, an error event for anything else, a status
+//     request on a connection served one less than SnapshotInterval ago included (the status
+//     table is not read for it). API Gateway sends that body to the client through $default's
+//     route response.
 //
 // It returns an error (API Gateway: 500, "Internal server error" to a client message, and an
 // Errors metric) only when a dependency failed: storing or deleting the connection, reading the
@@ -168,6 +180,20 @@ func (h *Handler) message(ctx context.Context, log *slog.Logger, connectionID, b
 		return connections.Event{Type: connections.EventError, Message: "connection not registered; ask again"}, nil
 	}
 	if err != nil {
+		return connections.Event{}, fmt.Errorf("wsconnect: status: %w", err)
+	}
+	interval := h.SnapshotInterval
+	if interval <= 0 {
+		interval = DefaultSnapshotInterval
+	}
+	err = h.Connections.ClaimSnapshot(ctx, user, connectionID, interval)
+	switch {
+	case errors.Is(err, connections.ErrTooSoon):
+		log.InfoContext(ctx, "snapshot refused: asked again too soon", "userId", user)
+		return connections.Event{Type: connections.EventError, Message: fmt.Sprintf("too many status requests on this connection; ask again in %s", interval)}, nil
+	case errors.Is(err, connections.ErrNotFound):
+		return connections.Event{Type: connections.EventError, Message: "connection not registered; ask again"}, nil
+	case err != nil:
 		return connections.Event{}, fmt.Errorf("wsconnect: status: %w", err)
 	}
 	rec, err := h.Status.Get(ctx, user, req.ConfigID)

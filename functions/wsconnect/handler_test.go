@@ -58,6 +58,9 @@ func newHandler(t testing.TB) (*Handler, *connections.Store, *status.Store) {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	h, conns, statuses := newHandler(t)
+	// The tests on the gateway ask for several snapshots on one connection at once; the window is
+	// TestSnapshotWindow's. (1 ns: the stored time has millisecond resolution, so every ask passes.)
+	h.SnapshotInterval = time.Nanosecond
 	route := lambda.NewHandler(h.Handle)
 	gw := wsgatewaytest.Start(t, wsgateway.Options{
 		Routes: map[string]lambda.Handler{
@@ -345,5 +348,44 @@ func TestStatusReadFailureIsAnError(t *testing.T) {
 	}
 	if out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload); err == nil {
 		t.Errorf("Invoke = %s, nil; want the status table's error", out)
+	}
+}
+
+// A status request on a connection served a snapshot less than the interval ago is refused with an
+// error event, without reading the status table, whichever way it arrives; another connection is
+// served.
+func TestSnapshotWindow(t *testing.T) {
+	h, conns, statuses := newHandler(t)
+	now := time.Now()
+	conns.Now = func() time.Time { return now } // stopped: every ask is inside the window
+	enqueue(t, statuses, "user-a", "default")
+	for _, id := range []string{"conn-1", "conn-2"} {
+		if err := conns.Put(context.Background(), "user-a", id, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask := func(id string) connections.Event {
+		resp, err := h.Handle(context.Background(), events.APIGatewayWebsocketProxyRequest{
+			Body: `{"action":"status"}`, RequestContext: events.APIGatewayWebsocketProxyRequestContext{RouteKey: "$default", ConnectionID: id},
+		})
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("Handle = %d, %v", resp.StatusCode, err)
+		}
+		return decode(t, []byte(resp.Body))
+	}
+	if ev := ask("conn-1"); ev.Type != connections.EventStatus {
+		t.Fatalf("first ask: %+v, want the snapshot", ev)
+	}
+	for range 3 {
+		if ev := ask("conn-1"); ev.Type != connections.EventError || !strings.Contains(ev.Message, "too many status requests") {
+			t.Fatalf("ask again within the window: %+v, want a too-many error event", ev)
+		}
+	}
+	if ev := ask("conn-2"); ev.Type != connections.EventStatus {
+		t.Errorf("another connection: %+v, want the snapshot", ev)
+	}
+	now = now.Add(DefaultSnapshotInterval)
+	if ev := ask("conn-1"); ev.Type != connections.EventStatus {
+		t.Errorf("after the window: %+v, want the snapshot", ev)
 	}
 }

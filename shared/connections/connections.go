@@ -30,18 +30,27 @@ const (
 	AttrConnectionID  = "connectionId"
 	AttrExpiresAt     = "expiresAt"
 	ByConnectionIndex = "byConnection"
+	// AttrSnapshotAt is when the connection was last served a snapshot (epoch milliseconds); not
+	// projected into ByConnectionIndex, so writing it costs no index write.
+	AttrSnapshotAt = "snapshotAt"
 )
 
 // DefaultTTL is how long a connection item lives: API Gateway's maximum connection duration, so
 // an item outlives its connection only when `$disconnect` was missed.
 const DefaultTTL = 2 * time.Hour
 
-// ErrNotFound is returned (wrapped) by UserOf when no live item has the connection id.
+// ErrNotFound is returned (wrapped) by UserOf when no live item has the connection id, and by
+// ClaimSnapshot when the item is gone or expired.
 var ErrNotFound = errors.New("connections: not found")
+
+// ErrTooSoon is returned (wrapped) by ClaimSnapshot when the connection was served a snapshot
+// less than the interval ago.
+var ErrTooSoon = errors.New("connections: snapshot asked again too soon")
 
 // DB is the part of the DynamoDB client the store calls; *dynamodb.Client satisfies it.
 type DB interface {
 	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, params *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, params *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
@@ -103,6 +112,44 @@ func (s *Store) Delete(ctx context.Context, userID, connectionID string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("connections: delete %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// ClaimSnapshot records that the live connection (userID, connectionID) is served a snapshot now,
+// unless it was served one less than interval ago. It is one conditional UpdateItem on the item,
+// so every Lambda instance serving the connection sees the same window (they share no memory),
+// and it never creates an item. It returns an error wrapping ErrTooSoon inside the window,
+// ErrNotFound when the item is missing or expired, or the DynamoDB error, wrapped.
+func (s *Store) ClaimSnapshot(ctx context.Context, userID, connectionID string, interval time.Duration) error {
+	now := s.now()
+	num := func(n int64) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+	}
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.Table,
+		Key: map[string]types.AttributeValue{
+			AttrUserID:       &types.AttributeValueMemberS{Value: userID},
+			AttrConnectionID: &types.AttributeValueMemberS{Value: connectionID},
+		},
+		UpdateExpression:         aws.String("SET #s = :now"),
+		ConditionExpression:      aws.String("#e > :sec AND (attribute_not_exists(#s) OR #s <= :cutoff)"),
+		ExpressionAttributeNames: map[string]string{"#s": AttrSnapshotAt, "#e": AttrExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": num(now.UnixMilli()), ":sec": num(now.Unix()), ":cutoff": num(now.Add(-interval).UnixMilli()),
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		var old Connection
+		if ccf.Item == nil || attributevalue.UnmarshalMap(ccf.Item, &old) != nil || old.ExpiresAt <= now.Unix() {
+			return fmt.Errorf("connections: snapshot %s: %w", connectionID, ErrNotFound)
+		}
+		return fmt.Errorf("connections: snapshot %s: %w", connectionID, ErrTooSoon)
+	}
+	if err != nil {
+		return fmt.Errorf("connections: snapshot %s: %w", connectionID, err)
 	}
 	return nil
 }

@@ -157,6 +157,51 @@ func TestStore(t *testing.T) {
 	}
 }
 
+// ClaimSnapshot allows one snapshot per interval per connection, whichever instance asks, and
+// never for a connection that is gone or expired (nor does it create one).
+func TestClaimSnapshot(t *testing.T) {
+	ctx := context.Background()
+	s := connectionstest.Store(t)
+	c := &clock{t: time.Now().Truncate(time.Second)}
+	s.Now = c.now
+	// Another store on the same table: another Lambda instance, with no memory in common.
+	other := &connections.Store{DB: s.DB, Table: s.Table, Now: c.now}
+	mustPut(t, s, "alice", "c1", time.Minute)
+	mustPut(t, s, "alice", "c2", time.Minute)
+	const window = time.Second
+	claim := func(st *connections.Store, conn string) error { return st.ClaimSnapshot(ctx, "alice", conn, window) }
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		store   *connections.Store
+		conn    string
+		want    error // nil, ErrTooSoon or ErrNotFound
+	}{
+		{"first snapshot", 0, s, "c1", nil},
+		{"again at once", 0, s, "c1", connections.ErrTooSoon},
+		{"again from another instance", 0, other, "c1", connections.ErrTooSoon},
+		{"another connection of the same user", 0, s, "c2", nil},
+		{"just inside the window", window - time.Millisecond, other, "c1", connections.ErrTooSoon},
+		{"at the end of the window", time.Millisecond, other, "c1", nil},
+		{"unknown connection", 0, s, "c3", connections.ErrNotFound},
+		{"expired connection", time.Minute, s, "c2", connections.ErrNotFound},
+	}
+	for _, st := range steps {
+		c.t = c.t.Add(st.advance)
+		err := claim(st.store, st.conn)
+		if (st.want == nil && err != nil) || (st.want != nil && !errors.Is(err, st.want)) {
+			t.Fatalf("%s: ClaimSnapshot = %v, want %v", st.name, err, st.want)
+		}
+	}
+	out, err := s.DB.(*dynamodb.Client).GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: map[string]types.AttributeValue{
+		connections.AttrUserID: &types.AttributeValueMemberS{Value: "alice"}, connections.AttrConnectionID: &types.AttributeValueMemberS{Value: "c3"},
+	}})
+	if err != nil || out.Item != nil {
+		t.Errorf("ClaimSnapshot of an unknown connection left item %v (%v)", out.Item, err)
+	}
+}
+
 func TestCreateTableTwice(t *testing.T) {
 	s := connectionstest.Store(t)
 	if err := connections.CreateTable(context.Background(), connectionstest.DynamoDB(t), s.Table); err != nil {

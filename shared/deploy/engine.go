@@ -72,9 +72,14 @@ type Engine struct {
 	Node string
 	// TempRoot is where job directories are made ("": os.TempDir()).
 	TempRoot string
-	// SelfHostedHosts are the hosts, besides Convex cloud hosts, that may be deployed to; their
-	// key is the deployment's admin key. A loopback host (plain http allowed) must be listed too.
+	// SelfHostedHosts are the deployments, besides Convex cloud ones, that may be deployed to, as
+	// ParseHosts accepts them: host or host:port (443 when left out), matched exactly. Their key
+	// is the deployment's admin key. Plain http is allowed to a loopback host only.
 	SelfHostedHosts []string
+	// Loopback allows any deployment on this machine (localhost, 127.0.0.0/8, ::1) at any port.
+	// The operator's tools and tests set it; the deployer function never does, and nothing
+	// implies it: without it a loopback deployment must be listed with its port.
+	Loopback bool
 	// HTTPClient is used for the preflight and the ping (nil: a client that follows no redirect).
 	HTTPClient *http.Client
 	// PreflightTimeout bounds the preflight (0: DefaultPreflightTimeout).
@@ -148,7 +153,7 @@ func stopped(cause error, limit, elapsed time.Duration) *Error {
 
 func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *Error) {
 	rep.emit(Event{Stage: StageValidating, Message: "checking the deployment URL and key"})
-	tg, verr := validate(t, e.SelfHostedHosts)
+	tg, verr := validate(t, e.SelfHostedHosts, e.Loopback)
 	if verr != nil {
 		return Result{}, verr
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -575,4 +576,83 @@ func TestDeployChecksTheVersion(t *testing.T) {
 		t.Fatalf("%d pushes reached the deployment, want 1", st.PushCount)
 	}
 	requireNothingLeft(t, e.TempRoot)
+}
+
+// Issue 11: the allow-list is host and port. A deployment on a listed host but another port, or on
+// this machine when nothing says loopback, is refused before the preflight: the key is never sent
+// there. The deployment listed with its own port (HostEntry) is reached, and a real deploy to a
+// local deployment listed that way lands.
+func TestDeployOnlyToAllowedHostAndPort(t *testing.T) {
+	var mu sync.Mutex
+	var reached []string // requests the listening "deployment" got, with the key header it saw
+	spy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reached = append(reached, r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		http.NotFound(w, r)
+	}))
+	defer spy.Close()
+	entry, err := HostEntry(spy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _, _ := net.SplitHostPort(entry)
+	const key = "self-hosted|0123456789abcdef"
+	tests := []struct {
+		name     string
+		hosts    []string
+		loopback bool
+		refused  bool
+	}{
+		{name: "nothing listed", refused: true},
+		{name: "host listed without a port (443)", hosts: []string{host}, refused: true},
+		{name: "host listed with another port", hosts: []string{net.JoinHostPort(host, "1")}, refused: true},
+		{name: "another loopback spelling", hosts: []string{strings.Replace(entry, host, "localhost", 1)}, refused: true},
+		{name: "listed with its port", hosts: []string{entry}},
+		{name: "loopback mode", loopback: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			reached = nil
+			mu.Unlock()
+			e := testEngine(t)
+			e.SelfHostedHosts, e.Loopback = tc.hosts, tc.loopback
+			_, err := e.Deploy(context.Background(), Target{URL: spy.URL, Key: key}, Options{})
+			mu.Lock()
+			got := append([]string(nil), reached...)
+			mu.Unlock()
+			if tc.refused {
+				if ClassOf(err) != ClassInvalidTarget || len(got) != 0 {
+					t.Fatalf("Deploy = %v (class %s), requests %q; want invalid_target and no request", err, ClassOf(err), got)
+				}
+				return
+			}
+			// The spy is no Convex deployment: the preflight reaches it and fails there.
+			if ClassOf(err) == ClassInvalidTarget || len(got) == 0 {
+				t.Fatalf("Deploy = %v (class %s), requests %q; want the preflight to reach the listed host:port", err, ClassOf(err), got)
+			}
+		})
+	}
+
+	t.Run("deploys to a local deployment listed by host:port", func(t *testing.T) {
+		srv, tg := startLocal(t, "allow-port", convexlocal.Options{})
+		e := testEngine(t)
+		e.Loopback = false
+		if e.SelfHostedHosts, err = ParseHosts("convex.internal, " + mustEntry(t, srv.URL())); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Deploy(context.Background(), tg, Options{}); err != nil {
+			t.Fatalf("Deploy to %s listed as %v: %v", srv.URL(), e.SelfHostedHosts, err)
+		}
+	})
+}
+
+func mustEntry(t testing.TB, url string) string {
+	t.Helper()
+	e, err := HostEntry(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -2,10 +2,13 @@ package deploy
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -83,9 +86,11 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// validate checks t against the URL and key rules. selfHosted lists the hosts besides Convex
-// cloud that may be deployed to (a loopback host only when listed).
-func validate(t Target, selfHosted []string) (target, *Error) {
+// validate checks t against the URL and key rules. selfHosted lists the deployments besides
+// Convex cloud that may be deployed to, as ParseHosts accepts them, matched on host and port;
+// loopback admits any port on this machine. A loopback host is never implied: it is allowed only
+// by loopback or by an entry that names it with its port.
+func validate(t Target, selfHosted []string, loopback bool) (target, *Error) {
 	u, err := url.Parse(strings.TrimSpace(t.URL))
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return target{}, invalidTarget("the deployment URL is not an absolute URL")
@@ -133,8 +138,9 @@ func validate(t Target, selfHosted []string) (target, *Error) {
 		tg.cloud, tg.name = true, cn
 		return tg, nil
 	}
-	if !hostListed(host, selfHosted) {
-		return target{}, invalidTarget("%s is neither a Convex cloud deployment nor an allowed self-hosted host", host)
+	port := urlPort(u)
+	if !(loopback && isLoopback(host)) && !hostListed(host, port, selfHosted) {
+		return target{}, invalidTarget("%s is neither a Convex cloud deployment nor an allowed self-hosted host (allowed by host and port)", net.JoinHostPort(host, port))
 	}
 	tg.name = name
 	return tg, nil
@@ -147,11 +153,101 @@ func kindName(kind string) string {
 	return kind
 }
 
-func hostListed(host string, list []string) bool {
-	for _, h := range list {
-		if strings.EqualFold(strings.TrimSpace(h), host) {
+// hostListed reports whether an entry of list names exactly host and port. An entry that is not
+// one (ParseHosts would refuse it) matches nothing.
+func hostListed(host, port string, list []string) bool {
+	for _, entry := range list {
+		h, p, err := parseEntry(entry)
+		if err == nil && h == host && (p == port || p == "*") {
 			return true
 		}
 	}
 	return false
+}
+
+// defaultEntryPort is the port of an allow-list entry that names none: https.
+const defaultEntryPort = "443"
+
+// ErrHostEntry is wrapped by ParseHosts and HostEntry for an entry or URL that names no host and
+// port.
+var ErrHostEntry = errors.New("deploy: not a host or host:port")
+
+// ParseHosts parses an allow-list of self-hosted deployments (SELF_HOSTED_HOSTS): entries
+// separated by commas, each `host` or `host:port` (`[address]:port` for IPv6), the port 1–65535
+// and 443 when left out. A deployment is allowed only at exactly that host and port. A loopback
+// host may say `:*` (any port): how local mode allows this machine, explicitly. Blank
+// entries are skipped; it returns the others trimmed, or an error wrapping ErrHostEntry that names
+// every entry that is not one (a scheme, path, user or stray colon included).
+func ParseHosts(list string) ([]string, error) {
+	var out []string
+	var errs []error
+	for _, e := range strings.Split(list, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if _, _, err := parseEntry(e); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, e)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// HostEntry returns the allow-list entry that names rawURL's host and port exactly (80 for http
+// and 443 for https when the URL names none): how local mode allows its own deployment and no
+// other. It returns an error wrapping ErrHostEntry when rawURL is not an http(s) URL with a host.
+func HostEntry(rawURL string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("%w: %q is not an http(s) URL with a host", ErrHostEntry, rawURL)
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), urlPort(u)), nil
+}
+
+// parseEntry splits an allow-list entry into its lower-cased host and canonical port.
+func parseEntry(entry string) (host, port string, err error) {
+	e := strings.TrimSpace(entry)
+	bad := func(why string) (string, string, error) {
+		return "", "", fmt.Errorf("%w: %q: %s", ErrHostEntry, entry, why)
+	}
+	if e == "" || strings.ContainsAny(e, "/@?# \t") {
+		return bad("want host or host:port, no scheme, path or user")
+	}
+	host, port = e, defaultEntryPort
+	switch {
+	case strings.HasPrefix(e, "[") && strings.HasSuffix(e, "]"):
+		host = e[1 : len(e)-1]
+	case strings.HasPrefix(e, "[") || strings.Count(e, ":") == 1:
+		if host, port, err = net.SplitHostPort(e); err != nil {
+			return bad("want host or host:port")
+		}
+	case strings.Contains(e, ":"):
+		return bad("write an IPv6 address as [address] or [address]:port")
+	}
+	if port == "*" && host != "" && isLoopback(strings.ToLower(host)) {
+		return strings.ToLower(host), port, nil // local mode: this machine, any port, said so
+	}
+	n, err := strconv.Atoi(port)
+	if host == "" || strings.ContainsAny(host, "[]") || err != nil || n < 1 || n > 65535 {
+		return bad("want host or host:port with a port from 1 to 65535")
+	}
+	return strings.ToLower(host), strconv.Itoa(n), nil
+}
+
+// urlPort is the port a URL reaches: its own, else its scheme's.
+func urlPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err == nil {
+			return strconv.Itoa(n)
+		}
+		return p
+	}
+	if u.Scheme == "http" {
+		return "80"
+	}
+	return defaultEntryPort
 }

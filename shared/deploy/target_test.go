@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,10 +14,11 @@ import (
 
 func TestValidate(t *testing.T) {
 	const secret = "|0123456789abcdef"
-	self := []string{"convex.example.org", "127.0.0.1", "localhost"}
+	self := []string{"convex.example.org", "convex.internal:8443", "127.0.0.1:3210", "[::1]:3211"}
 	tests := []struct {
 		name      string
 		url, key  string
+		loopback  bool   // Engine.Loopback
 		wantErr   string // "" for valid
 		wantBase  string
 		wantCloud bool
@@ -30,8 +32,18 @@ func TestValidate(t *testing.T) {
 		{name: "cloud with port", url: "https://happy-cat-123.convex.cloud:8443", key: "prod:happy-cat-123" + secret, wantErr: "no port"},
 		{name: "site host", url: "https://happy-cat-123.convex.site", key: "prod:happy-cat-123" + secret, wantErr: "HTTP actions address"},
 		{name: "self-hosted", url: "https://convex.example.org", key: "convex-self-hosted" + secret, wantBase: "https://convex.example.org"},
-		{name: "loopback http", url: "http://127.0.0.1:3210", key: "local" + secret, wantBase: "http://127.0.0.1:3210"},
-		{name: "localhost http", url: "http://localhost:3210", key: "local" + secret, wantBase: "http://localhost:3210"},
+		{name: "self-hosted, port 443 spelled out", url: "https://convex.example.org:443", key: "convex-self-hosted" + secret, wantBase: "https://convex.example.org:443"},
+		{name: "self-hosted on a port not listed", url: "https://convex.example.org:8443", key: "convex-self-hosted" + secret, wantErr: "convex.example.org:8443 is neither"},
+		{name: "self-hosted listed with its port", url: "https://Convex.Internal:8443", key: "convex-self-hosted" + secret, wantBase: "https://convex.internal:8443"},
+		{name: "self-hosted without the listed port", url: "https://convex.internal", key: "convex-self-hosted" + secret, wantErr: "convex.internal:443 is neither"},
+		{name: "self-hosted, listed port with leading zero", url: "https://convex.internal:08443", key: "convex-self-hosted" + secret, wantBase: "https://convex.internal:08443"},
+		{name: "loopback listed with its port", url: "http://127.0.0.1:3210", key: "local" + secret, wantBase: "http://127.0.0.1:3210"},
+		{name: "loopback on a port not listed", url: "http://127.0.0.1:3212", key: "local" + secret, wantErr: "127.0.0.1:3212 is neither"},
+		{name: "loopback IPv6 listed", url: "http://[::1]:3211", key: "local" + secret, wantBase: "http://[::1]:3211"},
+		{name: "localhost is not implied", url: "http://localhost:3210", key: "local" + secret, wantErr: "localhost:3210 is neither"},
+		{name: "loopback mode, any port", url: "http://127.0.0.1:4000", key: "local" + secret, loopback: true, wantBase: "http://127.0.0.1:4000"},
+		{name: "loopback mode, localhost", url: "http://localhost:3210", key: "local" + secret, loopback: true, wantBase: "http://localhost:3210"},
+		{name: "loopback mode allows no other host", url: "https://convex.internal:9000", key: "x" + secret, loopback: true, wantErr: "convex.internal:9000 is neither"},
 		{name: "plain http elsewhere", url: "http://convex.example.org", key: "x" + secret, wantErr: "must use https"},
 		{name: "host not allowed", url: "https://evil.example.com", key: "x" + secret, wantErr: "neither a Convex cloud deployment nor an allowed self-hosted host"},
 		{name: "user info", url: "https://u:p@happy-cat-123.convex.cloud", key: "prod:happy-cat-123" + secret, wantErr: "user name or password"},
@@ -50,7 +62,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tg, err := validate(Target{URL: tc.url, Key: tc.key}, self)
+			tg, err := validate(Target{URL: tc.url, Key: tc.key}, self, tc.loopback)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Message, tc.wantErr) || err.Class != ClassInvalidTarget || err.Retryable {
 					t.Fatalf("validate = %+v, %v; want invalid_target %q", tg, err, tc.wantErr)
@@ -64,6 +76,76 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("validate = %+v, %v; want base %s cloud %v", tg, err, tc.wantBase, tc.wantCloud)
 			}
 		})
+	}
+}
+
+func TestParseHosts(t *testing.T) {
+	tests := []struct {
+		name, list string
+		want       []string
+		wantErr    []string // substrings of the error, nil for none
+	}{
+		{name: "empty", list: ""},
+		{name: "blanks skipped, trimmed", list: " convex.internal, ,convex.internal:8443 ,[::1]:3210,[fd00::1]", want: []string{"convex.internal", "convex.internal:8443", "[::1]:3210", "[fd00::1]"}},
+		{name: "scheme", list: "https://convex.internal", wantErr: []string{`"https://convex.internal"`, "no scheme"}},
+		{name: "path", list: "convex.internal/api", wantErr: []string{"no scheme, path or user"}},
+		{name: "user", list: "me@convex.internal", wantErr: []string{"no scheme, path or user"}},
+		{name: "port out of range", list: "convex.internal:70000", wantErr: []string{"1 to 65535"}},
+		{name: "port zero", list: "convex.internal:0", wantErr: []string{"1 to 65535"}},
+		{name: "port not a number", list: "convex.internal:https", wantErr: []string{"1 to 65535"}},
+		{name: "empty port", list: "convex.internal:", wantErr: []string{"1 to 65535"}},
+		{name: "bare IPv6", list: "::1", wantErr: []string{"[address]"}},
+		{name: "any port on loopback", list: "127.0.0.1:*,localhost:*", want: []string{"127.0.0.1:*", "localhost:*"}},
+		{name: "any port elsewhere", list: "convex.internal:*", wantErr: []string{"1 to 65535"}},
+		{name: "no host", list: ":8443", wantErr: []string{"1 to 65535"}},
+		{name: "every bad entry named", list: "ok.example.org,a:1:2,b:x", wantErr: []string{`"a:1:2"`, `"b:x"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseHosts(tc.list)
+			if tc.wantErr == nil {
+				if err != nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+					t.Fatalf("ParseHosts(%q) = %q, %v; want %q", tc.list, got, err, tc.want)
+				}
+				return
+			}
+			if !errors.Is(err, ErrHostEntry) || got != nil {
+				t.Fatalf("ParseHosts(%q) = %q, %v; want an ErrHostEntry", tc.list, got, err)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHostEntry(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"http://127.0.0.1:3210", "127.0.0.1:3210"},
+		{"http://LocalHost", "localhost:80"},
+		{"https://convex.internal", "convex.internal:443"},
+		{"https://[::1]:8443/", "[::1]:8443"},
+		{"ftp://convex.internal", ""},
+		{"convex.internal", ""},
+	}
+	for _, tc := range tests {
+		got, err := HostEntry(tc.url)
+		if tc.want == "" {
+			if !errors.Is(err, ErrHostEntry) {
+				t.Errorf("HostEntry(%q) = %q, %v; want an ErrHostEntry", tc.url, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("HostEntry(%q) = %q, %v; want %q", tc.url, got, err, tc.want)
+			continue
+		}
+		// The entry allows that URL and nothing else on the host.
+		if _, verr := validate(Target{URL: tc.url, Key: "local|0123456789"}, []string{got}, false); verr != nil {
+			t.Errorf("%s not allowed by its own entry %q: %v", tc.url, got, verr)
+		}
 	}
 }
 

@@ -36,6 +36,11 @@ func TestParseDeployer(t *testing.T) {
 				t.Errorf("%+v", s)
 			}
 		}},
+		{"self-hosted host with port", merge(base, map[string]string{"SELF_HOSTED_HOSTS": "convex.internal:8443"}), "", func(t *testing.T, s Deployer) {
+			if !slices.Equal(s.SelfHostedHosts, []string{"convex.internal:8443"}) {
+				t.Errorf("%+v", s)
+			}
+		}},
 		{"no table", map[string]string{"CONVEX_CLI_NODE_MODULES": "/x"}, "STATUS_TABLE is required", nil},
 		{"bad duration", merge(base, map[string]string{"DEPLOY_TIMEOUT": "five minutes"}), `DEPLOY_TIMEOUT="five minutes"`, nil},
 		{"lease not longer than the timeout", merge(base, map[string]string{"LEASE_DURATION": "5m"}), "must be longer than DEPLOY_TIMEOUT", nil},

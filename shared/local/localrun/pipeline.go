@@ -363,7 +363,8 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 				LogLevel: opts.LogLevel, MetricsNamespace: localMetricsNamespace, StatusTable: e.StatusTable,
 				CLINodeModules: cliNM, Node: "node",
 				Timeout: fnTimeout - 30*time.Second, Lease: fnTimeout + time.Minute,
-				SelfHostedHosts: []string{"127.0.0.1", "localhost"},
+				// Local mode says so: this machine at any port (loopback is never implied).
+				SelfHostedHosts: []string{"127.0.0.1:*", "localhost:*"},
 				// Where the deployer puts it by default: the processes get no TMPDIR.
 				CompileCache: settings.DefaultCompileCache(""),
 			}.Env(),

@@ -32,8 +32,11 @@
 // Limits, as API Gateway's: a client message or a posted Data longer than MaxPayload (128 KiB)
 // closes the connection with 1009 / is refused with 413; a connection idle (no message either
 // way) for IdleTimeout (10 min) or open for MaxLifetime (2 h) is closed with 1001 Going Away.
-// Not modelled: the 32 KiB frame size (frames are reassembled into messages here), throttling,
-// SigV4 (any caller of the management API is accepted: the server listens on loopback only),
+// Throttling, when Options set it, as route settings: a token bucket per route (RateLimit per
+// second, BurstLimit at once) shared by every client, as on AWS; a throttled `$connect` is
+// answered 429, a throttled message `{"message":"Too Many Requests",…}`.
+// Not modelled: the 32 KiB frame size (frames are reassembled into messages here), the account's
+// limits, throttling of `$disconnect`, SigV4 (any caller of the management API is accepted: the server listens on loopback only),
 // Origin checks (API Gateway does none either).
 //
 // Invariants: connection ids are 16 characters of unpadded-URL-safe base64 plus "=" padding like

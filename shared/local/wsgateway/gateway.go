@@ -69,6 +69,16 @@ type Options struct {
 	MaxLifetime time.Duration
 	// Logger receives connection events at debug level and failures at warn; default: discarded.
 	Logger *slog.Logger
+	// Throttle is the stage's default route throttle (DefaultRouteSettings) and RouteThrottles
+	// each route's own (RouteSettings, by route key); every route with a limit has its own
+	// bucket. A throttled `$connect` is answered 429 and never runs; a throttled message gets
+	// `{"message": "Too Many Requests", …}` and never reaches its route. `$disconnect` is never
+	// throttled here. Zero: no limit.
+	Throttle       Throttle
+	RouteThrottles map[string]Throttle
+	// Now is the clock the throttles refill by; nil means time.Now. Tests stop it to make a
+	// flood's outcome exact.
+	Now func() time.Time
 }
 
 // Gateway is a running local WebSocket API. Its methods are safe for concurrent use.
@@ -78,7 +88,8 @@ type Gateway struct {
 	srv  *http.Server
 	mux  *http.ServeMux
 
-	invokeMu sync.Mutex // see invoke
+	invokeMu  sync.Mutex // see invoke
+	throttles *throttles
 
 	mu     sync.Mutex
 	conns  map[string]*conn
@@ -145,7 +156,7 @@ func New(opts Options) *Gateway {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{opts: opts, conns: map[string]*conn{}, mux: http.NewServeMux()}
+	g := &Gateway{opts: opts, conns: map[string]*conn{}, mux: http.NewServeMux(), throttles: newThrottles(opts)}
 	s := "/" + opts.Stage
 	g.mux.HandleFunc("GET "+s, g.upgrade)
 	g.mux.HandleFunc("POST "+s+"/@connections/{id}", g.post)
@@ -225,6 +236,10 @@ func (g *Gateway) Close() error {
 func (g *Gateway) upgrade(w http.ResponseWriter, r *http.Request) {
 	if status, msg := checkHandshake(r); status != 0 {
 		writeError(w, status, "BadRequestException", msg)
+		return
+	}
+	if !g.throttles.allow(RouteConnect) {
+		writeError(w, http.StatusTooManyRequests, "TooManyRequestsException", "Too Many Requests")
 		return
 	}
 	c := &conn{
@@ -364,6 +379,10 @@ func (g *Gateway) message(c *conn, typ websocket.MessageType, data []byte) {
 		return
 	}
 	ev.RequestContext.RouteKey = key
+	if !g.throttles.allow(key) {
+		g.reply(c, gatewayError("Too Many Requests", c.id, ev.RequestContext.RequestID))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), integrationTimeout)
 	defer cancel()
 	resp, status := g.invoke(ctx, route, ev)

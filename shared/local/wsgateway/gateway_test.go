@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -467,5 +468,76 @@ func BenchmarkPostToConnection(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Next(b)
+	}
+}
+
+// stoppedClock is a clock that moves only when told to.
+type stoppedClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stoppedClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *stoppedClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Route throttling as API Gateway's route settings: each route its own bucket, shared by every
+// client. With the clock stopped the burst is exact: a throttled $connect is answered 429 and
+// never runs; a throttled message gets "Too Many Requests" and never reaches its route; one
+// route's flood leaves the other's budget alone; time refills at the rate.
+func TestThrottle(t *testing.T) {
+	clock := &stoppedClock{t: time.Unix(1764000000, 0)}
+	var mu sync.Mutex
+	ran := map[string]int{}
+	count := func(key string, body string) lambda.Handler {
+		return lambda.NewHandler(func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			mu.Lock()
+			ran[key]++
+			mu.Unlock()
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: body}, nil
+		})
+	}
+	gw := wsgatewaytest.Start(t, wsgateway.Options{
+		Routes:         map[string]lambda.Handler{wsgateway.RouteConnect: count("$connect", ""), wsgateway.RouteDefault: count("$default", "ok")},
+		RouteResponses: []string{wsgateway.RouteDefault},
+		Throttle:       wsgateway.Throttle{RateLimit: 1, BurstLimit: 2},
+		RouteThrottles: map[string]wsgateway.Throttle{wsgateway.RouteDefault: {RateLimit: 2, BurstLimit: 3}},
+		Now:            clock.now,
+	})
+	a := wsgatewaytest.Dial(t, gw.URL())
+	b := wsgatewaytest.Dial(t, gw.URL())
+	_, resp, err := wsgatewaytest.DialResult(t, gw.URL())
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third connect within the burst of 2: %v, %v; want 429", resp, err)
+	}
+	// $default has its own bucket of 3: a's flood of 4 spends it, and then b is throttled too.
+	var got []string
+	for range 4 {
+		a.Send(t, "hello")
+		got = append(got, string(a.Next(t)))
+	}
+	b.Send(t, "hello")
+	got = append(got, string(b.Next(t)))
+	for i, want := range []string{"ok", "ok", "ok", "Too Many Requests", "Too Many Requests"} {
+		if !strings.Contains(got[i], want) {
+			t.Errorf("message %d answered %q, want %q", i, got[i], want)
+		}
+	}
+	mu.Lock()
+	if ran["$connect"] != 2 || ran["$default"] != 3 {
+		t.Errorf("routes ran %v, want $connect 2 and $default 3: throttled requests never reach a route", ran)
+	}
+	mu.Unlock()
+	// One second refills 1 connect and 2 messages.
+	clock.advance(time.Second)
+	wsgatewaytest.Dial(t, gw.URL())
+	for i, want := range []string{"ok", "ok", "Too Many Requests"} {
+		b.Send(t, "hello")
+		if got := string(b.Next(t)); !strings.Contains(got, want) {
+			t.Errorf("after a second, message %d answered %q, want %q", i, got, want)
+		}
 	}
 }
