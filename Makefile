@@ -10,6 +10,8 @@ LOCAL_NM     := $(TOOLS)/local/node_modules
 CLI_STAMP    := $(TOOLS)/cli/.installed
 LOCAL_STAMP  := $(TOOLS)/local/.installed
 GO_STAMP     := $(TOOLS)/.go-mod-downloaded
+RIE_VERSION  := v0.0.0-20261030222936-bef5c4ba774d
+RIE_STAMP    := $(TOOLS)/rie/.installed-$(RIE_VERSION)
 NPX          ?= npx
 # The npm cache the bench's naive `npx convex@<pin> deploy` runs from, offline.
 NPX_CACHE    := $(TOOLS)/npx-cache
@@ -22,7 +24,7 @@ CHROMIUM     := /usr/bin/chromium
 # Runs a command inside a loopback-only network namespace when this machine allows it, so every
 # server a test starts (DynamoDB Local binds all interfaces) is reachable from 127.0.0.1 only.
 LOOPBACK     := $(CURDIR)/.ci/loopback
-TEST_ENV     := BYOD_CLI_NODE_MODULES=$(CLI_NM) BYOD_LOCAL_NODE_MODULES=$(LOCAL_NM) GOFLAGS=-mod=mod GOPROXY=off
+TEST_ENV     := BYOD_CLI_NODE_MODULES=$(CLI_NM) BYOD_LOCAL_NODE_MODULES=$(LOCAL_NM) GOFLAGS=-mod=mod GOPROXY=off BYOD_RIE=$(TOOLS)/rie/aws-lambda-rie
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 PKGS         ?= ./...
 
@@ -31,7 +33,7 @@ PKGS         ?= ./...
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-deps: $(CLI_STAMP) $(LOCAL_STAMP) $(NPX_STAMP) $(GO_STAMP) $(CHROMIUM) ## Install the pinned Convex CLI, the local stand-ins, the bench's npm cache, Go modules and chromium.
+deps: $(CLI_STAMP) $(LOCAL_STAMP) $(NPX_STAMP) $(GO_STAMP) $(CHROMIUM) $(RIE_STAMP) ## Install the pinned Convex CLI, the local stand-ins, the bench's npm cache, Go modules and chromium.
 
 # Debian's chromium, driven by playwright-core in the status page's browser test (CI runs as root
 # on a fresh machine; elsewhere sudo is used).
@@ -73,6 +75,13 @@ $(NODE22_STAMP): cmd/byod/benchdeps/package.json cmd/byod/benchdeps/package-lock
 	cp cmd/byod/benchdeps/package.json cmd/byod/benchdeps/package-lock.json $(NODE22_DIR)/
 	cd $(NODE22_DIR) && $(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	$(NODE22) --version
+	@touch $@
+
+# AWS's Lambda Runtime Interface Emulator (Apache-2.0), built from the Go module proxy at a pinned
+# version; shared/local/localrun's differential test runs the same function under it and Process.
+$(RIE_STAMP):
+	@mkdir -p $(TOOLS)/rie
+	GOBIN=$(TOOLS)/rie GOFLAGS= $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 	@touch $@
 
 $(GO_STAMP): go.mod go.sum
