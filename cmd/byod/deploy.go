@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -51,10 +52,10 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	timeout := fs.Duration("timeout", defTimeout, "time limit of the whole deploy (default $DEPLOY_TIMEOUT, else 5m)")
 	var hosts hostList
 	fs.Var(&hosts, "allow-host", "self-hosted deployment to allow besides Convex cloud, host or host:port (443 when left out; repeatable; also $SELF_HOSTED_HOSTS); this machine is allowed here at any port")
-	cli := fs.String("cli", "", "node_modules holding the pinned convex package (default $CONVEX_CLI_NODE_MODULES, else the `make deps` install)")
+	cli := fs.String("cli", "", "node_modules holding the pinned convex package (default $"+toolpath.EnvCLINodeModules+", else the checkout's `make deps` install, else the one in the user cache directory, installed with npm on first use)")
 	node := fs.String("node", os.Getenv("NODE_BINARY"), "node executable (default $NODE_BINARY, else node on PATH)")
 	tempRoot := fs.String("temp-root", "", "where job directories are made (default the system temp dir)")
-	compileCache := fs.String("compile-cache", os.Getenv("NODE_COMPILE_CACHE_DIR"), "Node's compile cache directory (absolute), made 0700 when missing; off for none (default $NODE_COMPILE_CACHE_DIR, else $TMPDIR/byod-node-compile-cache, as the deployer)")
+	compileCache := fs.String("compile-cache", os.Getenv("NODE_COMPILE_CACHE_DIR"), "Node's compile cache directory (absolute), made 0700 when missing; off for none (default $NODE_COMPILE_CACHE_DIR, else "+cacheDirName+"/node-compile-cache in the user cache directory)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -71,24 +72,20 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "byod deploy: %v\n", err)
 		return 2
 	}
-	nm := *cli
-	if nm == "" {
-		nm = os.Getenv("CONVEX_CLI_NODE_MODULES")
-	}
-	if nm == "" {
-		if nm, err = toolpath.CLINodeModules(); err != nil {
-			fmt.Fprintf(stderr, "byod deploy: %v\n", err)
-			return 1
-		}
-	}
 	if err := hosts.Set(os.Getenv("SELF_HOSTED_HOSTS")); err != nil {
 		fmt.Fprintf(stderr, "byod deploy: SELF_HOSTED_HOSTS: %v\n", err)
 		return 2
 	}
-	cacheDir, err := settings.CompileCacheDir(*compileCache, os.Getenv("TMPDIR"))
+	userCache, _ := os.UserCacheDir() // "" when neither $XDG_CACHE_HOME nor $HOME is set
+	cacheDir, err := compileCacheDir(*compileCache, userCache)
 	if err != nil {
 		fmt.Fprintf(stderr, "byod deploy: %v\n", err)
 		return 2
+	}
+	nm, err := cliLocator{flag: *cli, cacheDir: userCache, log: stderr}.find(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "byod deploy: %v\n", err)
+		return 1
 	}
 	e := &deploy.Engine{
 		CLINodeModules:  nm,
@@ -116,6 +113,20 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "deployed BYOD package version %d to %s in %s\n", res.SchemaVersion, res.URL, res.Duration.Round(time.Millisecond))
 	return 0
+}
+
+// compileCacheDir resolves --compile-cache: unset, Node's compile cache lives in the user cache
+// directory, where it outlasts the deploy (the system temp dir is left as it was found); with no
+// user cache directory there is none. Other settings mean what they mean to the deployer
+// (settings.CompileCacheDir).
+func compileCacheDir(setting, userCache string) (string, error) {
+	if setting != "" {
+		return settings.CompileCacheDir(setting, "")
+	}
+	if userCache == "" {
+		return "", nil
+	}
+	return filepath.Join(userCache, cacheDirName, "node-compile-cache"), nil
 }
 
 // readKey reads the key from file, or from $CONVEX_DEPLOY_KEY when file is empty.

@@ -3,7 +3,9 @@
 // (cmd/byod/localdeps/package-lock.json).
 //
 // Lookups never download anything. When a tool is missing they return an error that names the
-// make target that installs it, so a test fails loudly instead of skipping.
+// make target that installs it, so a test fails loudly instead of skipping. `byod deploy`, which
+// also runs outside a checkout, installs the CLI itself when these lookups find none (see
+// cmd/byod/cli.go).
 package toolpath
 
 import (
@@ -23,28 +25,40 @@ const (
 // ErrMissing is wrapped by every lookup that finds no installed tool.
 var ErrMissing = errors.New("toolpath: not installed (run `make deps`)")
 
+// ErrNoCheckout is wrapped when the working directory is not inside a byod-deployer checkout.
+var ErrNoCheckout = errors.New("toolpath: not inside a byod-deployer checkout")
+
 // Root returns the repository root: the nearest directory at or above the working directory
-// that holds go.mod and a layers/ folder.
+// that holds go.mod and a layers/ folder. Outside a checkout the error wraps ErrNoCheckout.
 func Root() (string, error) {
-	dir, err := os.Getwd()
+	wd, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("toolpath: %w", err)
 	}
-	for {
+	for dir := wd; ; {
 		if isFile(filepath.Join(dir, "go.mod")) && isDir(filepath.Join(dir, "layers")) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("toolpath: no repository root above the working directory: %w", ErrMissing)
+			return "", fmt.Errorf("%w: no go.mod beside a layers/ folder at or above %s", ErrNoCheckout, wd)
 		}
 		dir = parent
 	}
 }
 
-// CLINodeModules returns the node_modules folder that holds the pinned convex package.
+// cliProbe is the file every install of the convex package holds.
+const cliProbe = "convex/bin/main.js"
+
+// CLINodeModules returns the node_modules folder that holds the pinned convex package:
+// $BYOD_CLI_NODE_MODULES, else the checkout's .tools/cli/node_modules.
 func CLINodeModules() (string, error) {
-	return nodeModules(EnvCLINodeModules, "cli", "convex/bin/main.js")
+	return nodeModules(EnvCLINodeModules, "cli", cliProbe)
+}
+
+// CheckCLI returns an error wrapping ErrMissing when nm holds no convex package.
+func CheckCLI(nm string) error {
+	return check(nm, cliProbe)
 }
 
 // CLIMain returns the path of the Convex CLI's bin (…/convex/bin/main.js), the entry a person's
@@ -74,10 +88,17 @@ func nodeModules(env, name, probe string) (string, error) {
 		}
 		nm = filepath.Join(root, ".tools", name, "node_modules")
 	}
-	if !isFile(filepath.Join(nm, probe)) {
-		return "", fmt.Errorf("toolpath: %s has no %s: %w", nm, probe, ErrMissing)
+	if err := check(nm, probe); err != nil {
+		return "", err
 	}
 	return nm, nil
+}
+
+func check(nm, probe string) error {
+	if !isFile(filepath.Join(nm, probe)) {
+		return fmt.Errorf("toolpath: %s has no %s: %w", nm, probe, ErrMissing)
+	}
+	return nil
 }
 
 func isFile(p string) bool {
