@@ -4,11 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byod-deployer/byod-deployer/shared/bundle"
-	"github.com/byod-deployer/byod-deployer/shared/deploy"
-	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
-	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 	"github.com/byod-deployer/byod-deployer/shared/status/statustest"
@@ -20,15 +16,7 @@ import (
 // test), so UpdateItem is the number of stages the deploy went through; the rest is fixed:
 // Enqueue, Claim and the outcome are one transaction each, and each is read back.
 func TestDynamoDBCallsPerDeploy(t *testing.T) {
-	nm, err := toolpath.CLINodeModules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := convexlocaltest.AdminKey(t, "local-otter")
-	srv := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
-	f := newFixture(t)
-	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{"127.0.0.1"}}
-	f.h.SchemaVersion = bundle.Version
+	f, srv, key := realEngineFixture(t)
 	f.h.ProgressInterval = time.Hour
 	calls := statustest.Count(f.store)
 

@@ -16,15 +16,7 @@ import (
 // The handler with the real engine and the pinned Convex CLI against a local deployment: a
 // wrong key ends failed with the engine's class, the right one deploys this image's version.
 func TestRealEngine(t *testing.T) {
-	nm, err := toolpath.CLINodeModules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := convexlocaltest.AdminKey(t, "local-otter")
-	srv := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
-	f := newFixture(t)
-	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{"127.0.0.1"}}
-	f.h.SchemaVersion = bundle.Version
+	f, srv, key := realEngineFixture(t)
 
 	steps := []struct {
 		name       string
@@ -61,4 +53,20 @@ func TestRealEngine(t *testing.T) {
 	if strings.Contains(f.logs.String(), strings.SplitN(key, "|", 2)[1]) {
 		t.Error("the admin key reached the logs")
 	}
+}
+
+// realEngineFixture is a fixture whose handler runs the real engine and the pinned CLI, and a
+// local deployment that takes key.
+func realEngineFixture(t testing.TB) (f *fixture, srv *convexlocal.Server, key string) {
+	t.Helper()
+	nm, err := toolpath.CLINodeModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key = convexlocaltest.AdminKey(t, "local-otter")
+	srv = convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
+	f = newFixture(t)
+	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{"127.0.0.1"}}
+	f.h.SchemaVersion = bundle.Version
+	return f, srv, key
 }
