@@ -6,6 +6,7 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
 	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
@@ -21,11 +22,11 @@ func TestRealEngine(t *testing.T) {
 	steps := []struct {
 		name       string
 		body       string
-		wantStatus status.Status
-		wantClass  string
+		wantStatus status.State
+		wantClass  failure.Class
 	}{
 		{"wrong key", body(t, message.Deploy, "u1", "r1", encrypt(t, "u1", srv.URL(), convexlocaltest.AdminKey(t, "local-otter"))),
-			status.Failed, string(deploy.ClassInvalidDeployKey)},
+			status.Failed, failure.InvalidDeployKey},
 		{"right key", body(t, message.Retry, "u1", "r2", encrypt(t, "u1", srv.URL(), key)),
 			status.Deployed, ""},
 	}
@@ -43,8 +44,8 @@ func TestRealEngine(t *testing.T) {
 	}
 	var stages []string
 	for _, w := range f.writes.writes["u1"] {
-		if len(stages) == 0 || stages[len(stages)-1] != w.Stage {
-			stages = append(stages, w.Stage)
+		if len(stages) == 0 || stages[len(stages)-1] != string(w.Stage) {
+			stages = append(stages, string(w.Stage))
 		}
 	}
 	if got := strings.Join(stages, " "); !strings.Contains(got, "bundling") || !strings.HasSuffix(got, "verifying deployed") {
