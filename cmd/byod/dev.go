@@ -231,7 +231,7 @@ func formatStep(s localrun.Step) string {
 	r := s.Record
 	line := fmt.Sprintf("  +%6.2fs  %-9s", s.After.Seconds(), r.DeploymentStatus)
 	if r.Stage != "" {
-		line += "  " + r.Stage
+		line += "  " + string(r.Stage)
 	}
 	if r.DeploymentProgress != "" {
 		line += "  " + r.DeploymentProgress

@@ -536,8 +536,8 @@ func checkDeployTimeline(t testing.TB, who string, recs []status.Record) {
 		if len(statuses) == 0 || statuses[len(statuses)-1] != string(r.DeploymentStatus) {
 			statuses = append(statuses, string(r.DeploymentStatus))
 		}
-		if len(stages) == 0 || stages[len(stages)-1] != r.Stage {
-			stages = append(stages, r.Stage)
+		if len(stages) == 0 || stages[len(stages)-1] != string(r.Stage) {
+			stages = append(stages, string(r.Stage))
 		}
 	}
 	if want := []string{"queued", "deploying", "deployed"}; !slices.Equal(statuses, want) {

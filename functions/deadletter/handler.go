@@ -9,20 +9,20 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/byod-deployer/byod-deployer/shared/batch"
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 )
 
-// Reason and ErrorClass are what a dead-lettered request is marked failed with.
+// Reason and Class are what a dead-lettered request is marked failed with (and Class's hint).
 const (
-	Reason     = "could not be processed after repeated attempts"
-	ErrorClass = "internal"
-	hint       = "Retry the deploy; if it fails the same way again, deploy by hand with the zip."
+	Reason = "could not be processed after repeated attempts"
+	Class  = failure.Internal
 )
 
 // Store is the part of the status store the handler uses.
 type Store interface {
-	MarkFailed(ctx context.Context, ref status.Ref, f status.Failure) (status.Record, error)
+	RecordFailure(ctx context.Context, ref status.Ref, f status.Failure) (status.Recorded, error)
 }
 
 // Metrics is the part of obs.Metrics the handler uses.
@@ -31,7 +31,7 @@ type Metrics interface {
 }
 
 // Handler marks dead-lettered requests failed. Each one that left its user's current record
-// failed is counted in DeploymentsFailed under ErrorClass, without a duration (the deploy never
+// failed is counted in DeploymentsFailed under Class, without a duration (the deploy never
 // ran to an outcome); one that had already ended or was superseded by a newer request is not,
 // since no user was left failed by it. It holds no per-invocation state.
 type Handler struct {
@@ -64,22 +64,16 @@ func (h *Handler) handle(ctx context.Context, msg events.SQSMessage) error {
 		return nil
 	}
 	log = log.With("userId", ref.UserID, "configId", ref.ConfigID, "deployRequestId", ref.RequestID)
-	_, err = h.Store.MarkFailed(ctx, ref, status.Failure{Class: ErrorClass, Message: Reason, Hint: hint, Retryable: true})
-	switch {
-	case err == nil:
-		log.InfoContext(ctx, "marked a dead-lettered request failed")
-	case errors.Is(err, status.ErrDuplicate):
-		log.InfoContext(ctx, "dead-lettered request had already ended; kept its outcome")
-		return nil // its outcome was counted when it was recorded
-	case errors.Is(err, status.ErrSuperseded):
-		log.InfoContext(ctx, "dead-lettered request is no longer current; recorded on its history item only")
-		return nil // the user's current record belongs to a newer request, which was not failed
-	default:
+	rec, err := h.Store.RecordFailure(ctx, ref, status.Failure{Class: Class, Message: Reason, Hint: Class.Hint(), Retryable: true})
+	if err != nil {
 		return err
 	}
-	// The user's current record is now failed: counted as the deployer counts the failures it
-	// records. Metrics never fail the message.
-	if err := h.Metrics.DeploymentFailed(ErrorClass, 0); err != nil {
+	log.InfoContext(ctx, "dead-lettered request recorded failed", "outcome", rec.String())
+	if !rec.Counted() {
+		return nil
+	}
+	// Counted as the deployer counts the failures it records. Metrics never fail the message.
+	if err := h.Metrics.DeploymentFailed(string(Class), 0); err != nil {
 		log.WarnContext(ctx, "metric not written", "error", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 	"github.com/byod-deployer/byod-deployer/shared/obs"
 	"github.com/byod-deployer/byod-deployer/shared/status"
@@ -50,22 +51,22 @@ func invoke(t testing.TB, h *Handler, payload []byte) events.SQSEventResponse {
 }
 
 // deploy runs one request of user to the given end state.
-func deploy(t testing.TB, s *status.Store, user, req string, end status.Status) {
+func deploy(t testing.TB, s *status.Store, user, req string, end status.State) {
 	t.Helper()
 	ctx := context.Background()
 	ref := status.Ref{UserID: user, ConfigID: "default", RequestID: req}
 	if _, err := s.Enqueue(ctx, ref, status.Request{Type: "deploy"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Claim(ctx, ref, "worker", 7*time.Minute); err != nil {
+	if err := s.Claim(ctx, ref, "worker", 7*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	var err error
 	switch end {
 	case status.Deployed:
-		_, err = s.Complete(ctx, ref, "worker", status.Success{SchemaVersion: 1})
+		err = s.Complete(ctx, ref, "worker", status.Success{SchemaVersion: 1})
 	case status.Failed:
-		_, err = s.Fail(ctx, ref, "worker", status.Failure{Class: "auth", Message: "invalid deploy key"}, 0)
+		err = s.Fail(ctx, ref, "worker", status.Failure{Class: failure.InvalidDeployKey, Message: "invalid deploy key"}, 0)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func TestDeadLetters(t *testing.T) {
 
 	tests := []struct {
 		user       string
-		wantStatus status.Status
+		wantStatus status.State
 		wantReq    string
 		wantError  string
 	}{
@@ -105,7 +106,7 @@ func TestDeadLetters(t *testing.T) {
 			if rec.DeploymentStatus != tt.wantStatus || rec.RequestID != tt.wantReq || rec.ConnectionError != tt.wantError {
 				t.Fatalf("got %s/%s %q, want %s/%s %q", rec.DeploymentStatus, rec.RequestID, rec.ConnectionError, tt.wantStatus, tt.wantReq, tt.wantError)
 			}
-			if tt.wantError == Reason && (rec.ErrorClass != ErrorClass || !rec.Retryable || rec.LeaseOwner != "") {
+			if tt.wantError == Reason && (rec.ErrorClass != Class || rec.ErrorHint != failure.Internal.Hint() || !rec.Retryable || rec.LeaseOwner != "") {
 				t.Errorf("failure fields: %+v", rec)
 			}
 		})
@@ -113,7 +114,7 @@ func TestDeadLetters(t *testing.T) {
 	if _, err := s.Get(context.Background(), "u-unknown", "default"); !errors.Is(err, status.ErrNotFound) {
 		t.Errorf("the unparseable message wrote a status: %v", err)
 	}
-	if a, err := s.Attempt(context.Background(), status.Ref{UserID: "u-newer", ConfigID: "default", RequestID: "r-old"}); err != nil || a.DeploymentStatus != status.Failed {
+	if a, err := s.History(context.Background(), status.Ref{UserID: "u-newer", ConfigID: "default", RequestID: "r-old"}); err != nil || a.DeploymentStatus != status.Failed {
 		t.Errorf("history of the superseded request: %+v, %v", a, err)
 	}
 	if strings.Contains(logs.String(), "c2VjcmV0") {
@@ -133,8 +134,8 @@ func TestDeadLetters(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("EMF line %q: %v", line, err)
 		}
-		if rec[obs.MetricFailed] != float64(1) || rec[obs.DimErrorClass] != ErrorClass {
-			t.Errorf("EMF record %s, want DeploymentsFailed=1 with ErrorClass %s", line, ErrorClass)
+		if rec[obs.MetricFailed] != float64(1) || rec[obs.DimErrorClass] != string(Class) {
+			t.Errorf("EMF record %s, want DeploymentsFailed=1 with ErrorClass %s", line, Class)
 		}
 		if _, ok := rec[obs.MetricDuration]; ok {
 			t.Errorf("EMF record %s has a duration: a dead-lettered request never ran", line)

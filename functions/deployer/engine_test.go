@@ -6,6 +6,7 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal/convexlocaltest"
 	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
@@ -16,24 +17,16 @@ import (
 // The handler with the real engine and the pinned Convex CLI against a local deployment: a
 // wrong key ends failed with the engine's class, the right one deploys this image's version.
 func TestRealEngine(t *testing.T) {
-	nm, err := toolpath.CLINodeModules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := convexlocaltest.AdminKey(t, "local-otter")
-	srv := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
-	f := newFixture(t)
-	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{hostEntry(t, srv.URL())}}
-	f.h.SchemaVersion = bundle.Version
+	f, srv, key := realEngineFixture(t)
 
 	steps := []struct {
 		name       string
 		body       string
-		wantStatus status.Status
-		wantClass  string
+		wantStatus status.State
+		wantClass  failure.Class
 	}{
 		{"wrong key", body(t, message.Deploy, "u1", "r1", encrypt(t, "u1", srv.URL(), convexlocaltest.AdminKey(t, "local-otter"))),
-			status.Failed, string(deploy.ClassInvalidDeployKey)},
+			status.Failed, failure.InvalidDeployKey},
 		{"right key", body(t, message.Retry, "u1", "r2", encrypt(t, "u1", srv.URL(), key)),
 			status.Deployed, ""},
 	}
@@ -51,8 +44,8 @@ func TestRealEngine(t *testing.T) {
 	}
 	var stages []string
 	for _, w := range f.writes.writes["u1"] {
-		if len(stages) == 0 || stages[len(stages)-1] != w.Stage {
-			stages = append(stages, w.Stage)
+		if len(stages) == 0 || stages[len(stages)-1] != string(w.Stage) {
+			stages = append(stages, string(w.Stage))
 		}
 	}
 	if got := strings.Join(stages, " "); !strings.Contains(got, "bundling") || !strings.HasSuffix(got, "verifying deployed") {
@@ -71,4 +64,20 @@ func hostEntry(t testing.TB, url string) string {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// realEngineFixture is a fixture whose handler runs the real engine and the pinned CLI, and a
+// local deployment that takes key.
+func realEngineFixture(t testing.TB) (f *fixture, srv *convexlocal.Server, key string) {
+	t.Helper()
+	nm, err := toolpath.CLINodeModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key = convexlocaltest.AdminKey(t, "local-otter")
+	srv = convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
+	f = newFixture(t)
+	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{hostEntry(t, srv.URL())}}
+	f.h.SchemaVersion = bundle.Version
+	return f, srv, key
 }

@@ -16,27 +16,20 @@ import (
 	"github.com/byod-deployer/byod-deployer/shared/batch"
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 )
 
-// Error classes the deployer records for requests that never reach the engine (the engine's own
-// classes are deploy.Class values).
-const (
-	ClassInvalidMessage     = "invalid_message"
-	ClassInvalidCredentials = "invalid_credentials"
-	ClassUnsupportedVersion = "unsupported_version"
-)
-
 // Store is the part of the status store the handler uses (*status.Store).
 type Store interface {
-	Enqueue(ctx context.Context, ref status.Ref, req status.Request) (status.Record, error)
-	Claim(ctx context.Context, ref status.Ref, owner string, lease time.Duration) (status.Record, error)
+	Enqueue(ctx context.Context, ref status.Ref, req status.Request) (ciphertext string, err error)
+	Claim(ctx context.Context, ref status.Ref, owner string, lease time.Duration) error
 	Progress(ctx context.Context, ref status.Ref, owner string, p status.Progress) error
-	Complete(ctx context.Context, ref status.Ref, owner string, d status.Success) (status.Record, error)
-	Fail(ctx context.Context, ref status.Ref, owner string, f status.Failure, took time.Duration) (status.Record, error)
-	MarkFailed(ctx context.Context, ref status.Ref, f status.Failure) (status.Record, error)
-	Refuse(ctx context.Context, ref status.Ref, reqType, reason string) (status.Record, error)
+	Complete(ctx context.Context, ref status.Ref, owner string, d status.Success) error
+	Fail(ctx context.Context, ref status.Ref, owner string, f status.Failure, took time.Duration) error
+	RecordFailure(ctx context.Context, ref status.Ref, f status.Failure) (status.Recorded, error)
+	Refuse(ctx context.Context, ref status.Ref, reqType, reason string) error
 }
 
 // Engine is the part of the deploy engine the handler uses (*deploy.Engine).
@@ -91,7 +84,7 @@ func (h *Handler) handle(ctx context.Context, msg events.SQSMessage) error {
 	ref := status.Ref{UserID: m.UserID, ConfigID: m.ConfigID, RequestID: m.RequestID}
 	log = log.With("userId", ref.UserID, "configId", ref.ConfigID, "deployRequestId", ref.RequestID, "type", string(m.Type))
 
-	rec, err := h.Store.Enqueue(ctx, ref, status.Request{Type: string(m.Type), Ciphertext: m.Credentials})
+	ciphertext, err := h.Store.Enqueue(ctx, ref, status.Request{Type: string(m.Type), Ciphertext: m.Credentials})
 	switch {
 	case errors.Is(err, status.ErrDuplicate), errors.Is(err, status.ErrSuperseded):
 		log.InfoContext(ctx, "request already handled; nothing to do", "reason", err)
@@ -106,31 +99,24 @@ func (h *Handler) handle(ctx context.Context, msg events.SQSMessage) error {
 	// deployed at this (newer) version, as deployments only move forward; a newer one cannot be
 	// served by this image and fails permanently.
 	if m.SchemaVersion > h.SchemaVersion {
-		return h.markFailed(ctx, log, ref, status.Failure{
-			Class:   ClassUnsupportedVersion,
-			Message: fmt.Sprintf("this deployer carries v%d; the request asks for v%d", h.SchemaVersion, m.SchemaVersion),
-			Hint:    "Deploy a newer deployer image, then retry.",
-		})
+		return h.recordFailure(ctx, log, ref, failed(failure.UnsupportedVersion,
+			fmt.Sprintf("this deployer carries v%d; the request asks for v%d", h.SchemaVersion, m.SchemaVersion)))
 	}
 	if m.SchemaVersion != 0 && m.SchemaVersion < h.SchemaVersion {
 		log.InfoContext(ctx, "request names an older schema version; deploying this image's", "asked", m.SchemaVersion, "deploying", h.SchemaVersion)
 	}
 
-	secret, err := h.decrypt(ctx, rec.Ciphertext, ref)
+	secret, err := h.decrypt(ctx, ciphertext, ref)
 	if errors.Is(err, credentials.ErrInvalid) || errors.Is(err, errNoCredentials) {
 		log.WarnContext(ctx, "credentials rejected", "error", err)
-		return h.markFailed(ctx, log, ref, status.Failure{
-			Class:   ClassInvalidCredentials,
-			Message: credentialsMessage(err),
-			Hint:    "Enter the deployment URL and deploy key again.",
-		})
+		return h.recordFailure(ctx, log, ref, failed(failure.InvalidCredentials, credentialsMessage(err)))
 	}
 	if err != nil {
 		return err // KMS unavailable: retried; nothing is leased yet
 	}
 
 	owner := newOwner(ctx)
-	if _, err := h.Store.Claim(ctx, ref, owner, h.Lease); err != nil {
+	if err := h.Store.Claim(ctx, ref, owner, h.Lease); err != nil {
 		if errors.Is(err, status.ErrDuplicate) || errors.Is(err, status.ErrSuperseded) {
 			log.InfoContext(ctx, "request already handled; nothing to do", "reason", err)
 			return nil
@@ -168,10 +154,10 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 	lastStage := pw.stop()
 
 	if err != nil {
-		f := failure(err)
+		f := engineFailure(err)
 		f.Stage = lastStage
 		took := time.Since(start)
-		_, serr := h.Store.Fail(context.WithoutCancel(ctx), ref, owner, f, took)
+		serr := h.Store.Fail(context.WithoutCancel(ctx), ref, owner, f, took)
 		if errors.Is(serr, status.ErrLeaseLost) {
 			log.ErrorContext(ctx, "lease lost; deploy failed, outcome not recorded",
 				"stoppedByLeaseLoss", stopped.Load(), "errorClass", f.Class, "error", serr, "deployError", err)
@@ -182,10 +168,10 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 		}
 		// The engine's *deploy.Error logs without the deployment's URL, name or key ident.
 		log.WarnContext(ctx, "deploy failed", "errorClass", f.Class, "error", err)
-		h.metric(ctx, log, h.Metrics.DeploymentFailed(f.Class, took))
+		h.metric(ctx, log, h.Metrics.DeploymentFailed(string(f.Class), took))
 		return nil
 	}
-	_, serr := h.Store.Complete(context.WithoutCancel(ctx), ref, owner, status.Success{SchemaVersion: res.SchemaVersion, Duration: res.Duration})
+	serr := h.Store.Complete(context.WithoutCancel(ctx), ref, owner, status.Success{SchemaVersion: res.SchemaVersion, Duration: res.Duration})
 	if errors.Is(serr, status.ErrLeaseLost) {
 		log.ErrorContext(ctx, "lease lost; deployed, outcome not recorded", "stoppedByLeaseLoss", stopped.Load(), "error", serr)
 		return nil
@@ -198,18 +184,24 @@ func (h *Handler) deploy(ctx context.Context, log *slog.Logger, ref status.Ref, 
 	return nil
 }
 
-// failure turns an engine error into the recorded failure.
-func failure(err error) status.Failure {
+// engineFailure turns an engine error into the recorded failure.
+func engineFailure(err error) status.Failure {
 	var de *deploy.Error
 	if !errors.As(err, &de) {
-		return status.Failure{Class: string(deploy.ClassInternal), Message: "the deploy failed unexpectedly", Retryable: true,
-			Hint: "Retry; if it keeps failing, deploy by hand with the downloadable package."}
+		f := failed(failure.Internal, "the deploy failed unexpectedly")
+		f.Retryable = true
+		return f
 	}
 	msg := de.Message
 	if de.Detail != "" {
 		msg += ": " + de.Detail
 	}
-	return status.Failure{Class: string(de.Class), Message: msg, Hint: de.Hint, Retryable: de.Retryable}
+	return status.Failure{Class: de.Class, Message: msg, Hint: de.Hint, Retryable: de.Retryable}
+}
+
+// failed is a permanent failure of class c with its hint.
+func failed(c failure.Class, msg string) status.Failure {
+	return status.Failure{Class: c, Message: msg, Hint: c.Hint()}
 }
 
 // rejectMessage records an invalid message as failed when it names a user, else drops it.
@@ -223,28 +215,20 @@ func (h *Handler) rejectMessage(ctx context.Context, log *slog.Logger, err error
 	ref := status.Ref{UserID: bad.UserID, ConfigID: bad.ConfigID, RequestID: bad.RequestID}
 	log = log.With("userId", ref.UserID, "configId", ref.ConfigID, "deployRequestId", ref.RequestID)
 	log.WarnContext(ctx, "invalid message", "error", err)
-	return h.markFailed(ctx, log, ref, status.Failure{
-		Class:   ClassInvalidMessage,
-		Message: "the deploy request was invalid: " + bad.Error(),
-		Hint:    "The app sent a malformed request; see docs/messages.md.",
-	})
+	return h.recordFailure(ctx, log, ref, failed(failure.InvalidMessage, "the deploy request was invalid: "+bad.Error()))
 }
 
-// markFailed records a permanent failure of a request that never ran.
-func (h *Handler) markFailed(ctx context.Context, log *slog.Logger, ref status.Ref, f status.Failure) error {
-	_, err := h.Store.MarkFailed(ctx, ref, f)
-	switch {
-	case errors.Is(err, status.ErrDuplicate):
-		log.InfoContext(ctx, "request had already ended; kept its outcome")
-		return nil
-	case errors.Is(err, status.ErrSuperseded):
-		// Not counted: the user is not left failed (a newer request is current), as in deadletter.
-		log.InfoContext(ctx, "failure recorded on the history item only: another request is current", "errorClass", f.Class)
-		return nil
-	case err != nil:
+// recordFailure records a permanent failure of a request that never ran; it is counted, without
+// a duration, when it left the user failed (status.Recorded.Counted, as in deadletter).
+func (h *Handler) recordFailure(ctx context.Context, log *slog.Logger, ref status.Ref, f status.Failure) error {
+	rec, err := h.Store.RecordFailure(ctx, ref, f)
+	if err != nil {
 		return err
 	}
-	h.metric(ctx, log, h.Metrics.DeploymentFailed(f.Class, 0))
+	log.InfoContext(ctx, "failure recorded", "outcome", rec.String(), "errorClass", f.Class)
+	if rec.Counted() {
+		h.metric(ctx, log, h.Metrics.DeploymentFailed(string(f.Class), 0))
+	}
 	return nil
 }
 
@@ -255,8 +239,7 @@ func (h *Handler) refuse(ctx context.Context, log *slog.Logger, ref status.Ref, 
 	if errors.As(cause, &ce) && ce.Current.DeploymentStatus != "" {
 		reason = fmt.Sprintf("retry refused: the deployment is %s, not failed", ce.Current.DeploymentStatus)
 	}
-	_, err := h.Store.Refuse(ctx, ref, string(t), reason)
-	if err != nil && !errors.Is(err, status.ErrDuplicate) {
+	if err := h.Store.Refuse(ctx, ref, string(t), reason); err != nil && !errors.Is(err, status.ErrDuplicate) {
 		return err
 	}
 	log.InfoContext(ctx, "retry refused", "reason", reason)

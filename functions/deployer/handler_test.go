@@ -21,6 +21,7 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/credentials"
 	"github.com/byod-deployer/byod-deployer/shared/deploy"
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 	"github.com/byod-deployer/byod-deployer/shared/message"
 	"github.com/byod-deployer/byod-deployer/shared/obs"
@@ -108,7 +109,7 @@ func (e *fakeEngine) Deploy(ctx context.Context, t deploy.Target, opts deploy.Op
 		select {
 		case <-e.block:
 		case <-ctx.Done():
-			return deploy.Result{}, (&deploy.Error{Class: deploy.ClassTimedOut, Message: "stopped", Retryable: true}).ForTarget(t)
+			return deploy.Result{}, (&deploy.Error{Class: failure.TimedOut, Message: "stopped", Retryable: true}).ForTarget(t)
 		}
 	}
 	emit := func(s deploy.Stage, msg string, done, total int) {
@@ -120,16 +121,16 @@ func (e *fakeEngine) Deploy(ctx context.Context, t deploy.Target, opts deploy.Op
 	}
 	emit(deploy.StagePreflight, "contacting "+t.URL, 0, 0)
 	if ctx.Err() != nil { // as the real engine does when its context ends
-		return deploy.Result{}, (&deploy.Error{Class: deploy.ClassTimedOut, Message: "stopped", Retryable: true, Err: ctx.Err()}).ForTarget(t)
+		return deploy.Result{}, (&deploy.Error{Class: failure.TimedOut, Message: "stopped", Retryable: true, Err: ctx.Err()}).ForTarget(t)
 	}
 	if t.URL == downURL {
 		// As the real engine's: the URL in the message, the name alone in the backend's words.
-		return deploy.Result{}, (&deploy.Error{Class: deploy.ClassUnreachable, Retryable: true,
+		return deploy.Result{}, (&deploy.Error{Class: failure.Unreachable, Retryable: true,
 			Message: "could not reach " + strings.ToLower(t.URL), Detail: "dial tcp: connection refused (deployment 'down-otter-999')"}).ForTarget(t)
 	}
 	if t.Key == wrongKey {
 		return deploy.Result{Duration: 40 * time.Millisecond}, (&deploy.Error{
-			Class: deploy.ClassInvalidDeployKey, Message: "the deployment rejected the key",
+			Class: failure.InvalidDeployKey, Message: "the deployment rejected the key",
 			Detail: "BadDeployKey: the deploy key is invalid", Hint: "Regenerate the deploy key in the Convex dashboard.",
 		}).ForTarget(t)
 	}
@@ -268,14 +269,14 @@ func TestBatch(t *testing.T) {
 
 	tests := []struct {
 		user       string
-		wantStatus status.Status
-		wantClass  string
+		wantStatus status.State
+		wantClass  failure.Class
 		wantText   string // in connectionError or notice
 	}{
 		{"u-a", status.Deployed, "", ""},
-		{"u-b", status.Failed, ClassInvalidCredentials, "could not be decrypted for this user and config"},
-		{"u-c", status.Failed, ClassInvalidMessage, `unknown type "destroy"`},
-		{"u-d", status.Failed, ClassUnsupportedVersion, "this deployer carries v2"},
+		{"u-b", status.Failed, failure.InvalidCredentials, "could not be decrypted for this user and config"},
+		{"u-c", status.Failed, failure.InvalidMessage, `unknown type "destroy"`},
+		{"u-d", status.Failed, failure.UnsupportedVersion, "this deployer carries v2"},
 		{"u-f", status.Deployed, "", ""},
 	}
 	for _, tt := range tests {
@@ -290,7 +291,7 @@ func TestBatch(t *testing.T) {
 		})
 	}
 	// The retry of a config that never deployed is refused and recorded on its history item.
-	if a, err := f.store.Attempt(context.Background(), status.Ref{UserID: "u-e", ConfigID: "default", RequestID: "r7"}); err != nil ||
+	if a, err := f.store.History(context.Background(), status.Ref{UserID: "u-e", ConfigID: "default", RequestID: "r7"}); err != nil ||
 		a.DeploymentStatus != status.Refused || !strings.Contains(a.Reason, "no deployment to retry") {
 		t.Errorf("u-e retry: %+v, %v", a, err)
 	}
@@ -303,8 +304,8 @@ func TestBatch(t *testing.T) {
 	var stages []string
 	writes := f.writes.writes["u-a"]
 	for _, w := range writes {
-		if len(stages) == 0 || stages[len(stages)-1] != w.Stage {
-			stages = append(stages, w.Stage)
+		if len(stages) == 0 || stages[len(stages)-1] != string(w.Stage) {
+			stages = append(stages, string(w.Stage))
 		}
 	}
 	if !slices.Equal(stages, wantStages) {
@@ -340,7 +341,7 @@ func TestWrongKeyThenRetry(t *testing.T) {
 	steps := []struct {
 		name       string
 		body       string
-		wantStatus status.Status
+		wantStatus status.State
 		wantError  string
 		wantNotice string
 		wantCalls  int
@@ -362,7 +363,7 @@ func TestWrongKeyThenRetry(t *testing.T) {
 		if rec.DeploymentStatus != st.wantStatus || !strings.HasPrefix(rec.ConnectionError, st.wantError) || rec.Notice != st.wantNotice {
 			t.Fatalf("%s: got %s error %q notice %q", st.name, rec.DeploymentStatus, rec.ConnectionError, rec.Notice)
 		}
-		if st.wantStatus == status.Failed && (rec.ErrorClass != string(deploy.ClassInvalidDeployKey) || rec.ErrorHint == "" || rec.Stage != "preflight") {
+		if st.wantStatus == status.Failed && (rec.ErrorClass != failure.InvalidDeployKey || rec.ErrorHint == "" || rec.Stage != "preflight") {
 			t.Errorf("%s: failure fields %+v", st.name, rec)
 		}
 		if n := len(f.engine.targets()); n != st.wantCalls {
@@ -379,7 +380,7 @@ func TestFailureLogWithoutURL(t *testing.T) {
 		t.Fatalf("batch item failures %v", failed)
 	}
 	rec := f.get(t, "u1")
-	if rec.DeploymentStatus != status.Failed || rec.ErrorClass != string(deploy.ClassUnreachable) || !strings.Contains(rec.ConnectionError, "down-otter-999") {
+	if rec.DeploymentStatus != status.Failed || rec.ErrorClass != failure.Unreachable || !strings.Contains(rec.ConnectionError, "down-otter-999") {
 		t.Fatalf("status %+v, want failed / unreachable naming the deployment", rec)
 	}
 	logs := f.logs.String()
@@ -476,7 +477,7 @@ func TestLeaseLostStopsTheDeploy(t *testing.T) {
 	f.engine.during = func() {
 		// The lease expires (this worker looks crashed) and another delivery takes over.
 		clock.Advance(8 * time.Minute)
-		if _, err := store.Claim(context.Background(), ref, "other-worker", 7*time.Minute); err != nil {
+		if err := store.Claim(context.Background(), ref, "other-worker", 7*time.Minute); err != nil {
 			t.Errorf("take-over: %v", err)
 		}
 	}
@@ -585,8 +586,8 @@ func TestSupersededFailureNotCounted(t *testing.T) {
 	if rec := f.get(t, "u1"); rec.DeploymentStatus != status.Deployed || rec.RequestID != "r1" {
 		t.Fatalf("current record %+v, want r1 still deployed", rec)
 	}
-	if !strings.Contains(f.logs.String(), "failure recorded on the history item only") {
-		t.Errorf("the invalid request did not reach MarkFailed's superseded path:\n%s", f.logs)
+	if !strings.Contains(f.logs.String(), `"outcome":"`+status.HistoryOnly.String()+`"`) {
+		t.Errorf("the invalid request did not reach RecordFailure's superseded path:\n%s", f.logs)
 	}
 	if strings.Contains(f.metrics.String(), `"DeploymentsFailed"`) {
 		t.Errorf("a superseded failure was counted:\n%s", f.metrics)

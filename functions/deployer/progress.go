@@ -17,7 +17,7 @@ type progressWriter struct {
 	write    func(status.Progress)
 
 	mu        sync.Mutex // held during a write: writes are serialised and ordered
-	stage     string
+	stage     status.Stage
 	lastWrite time.Time
 	pending   *status.Progress // the latest line not yet written
 	timer     *time.Timer
@@ -31,7 +31,7 @@ func newProgressWriter(interval time.Duration, write func(status.Progress)) *pro
 
 // event is the engine's Options.Progress.
 func (w *progressWriter) event(ev deploy.Event) {
-	p := status.Progress{Stage: string(ev.Stage), Message: ev.Message}
+	p := status.Progress{Stage: status.Stage(ev.Stage), Message: ev.Message}
 	if ev.Total > 0 {
 		p.Message = fmt.Sprintf("%s (%d/%d)", ev.Message, ev.Done, ev.Total)
 	}
@@ -75,7 +75,7 @@ func (w *progressWriter) writeLocked(p status.Progress) {
 
 // stop drops any pending line (the outcome write supersedes it), waits for a write in flight and
 // returns the last stage seen.
-func (w *progressWriter) stop() string {
+func (w *progressWriter) stop() status.Stage {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true

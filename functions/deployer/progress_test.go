@@ -84,8 +84,8 @@ func TestProgressWriter(t *testing.T) {
 			got := w.all()
 			var stages []string
 			for _, p := range got {
-				if len(stages) == 0 || stages[len(stages)-1] != p.Stage {
-					stages = append(stages, p.Stage)
+				if len(stages) == 0 || stages[len(stages)-1] != string(p.Stage) {
+					stages = append(stages, string(p.Stage))
 				}
 			}
 			if !slices.Equal(stages, tt.stages) {

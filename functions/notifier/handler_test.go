@@ -98,7 +98,7 @@ func failedIDs(resp events.DynamoDBEventResponse) []string {
 }
 
 // wantStatus decodes a status event and checks who and which version it is for.
-func wantStatus(t testing.TB, data []byte, user string, version int64, st status.Status) {
+func wantStatus(t testing.TB, data []byte, user string, version int64, st status.State) {
 	t.Helper()
 	var ev connections.Event
 	if err := json.Unmarshal(data, &ev); err != nil {
@@ -144,7 +144,7 @@ func TestHandle(t *testing.T) {
 		id      string
 		user    string
 		version int64
-		status  status.Status
+		status  status.State
 	}{
 		{name: "user-a first connection", client: a1, id: a1ID, user: "user-a", version: 4, status: status.Deploying},
 		{name: "user-a second connection", client: a2, id: a2ID, user: "user-a", version: 4, status: status.Deploying},

@@ -185,7 +185,10 @@ func TestDisconnect(t *testing.T) {
 
 func enqueue(t testing.TB, s *status.Store, user, config string) status.Record {
 	t.Helper()
-	rec, err := s.Enqueue(context.Background(), status.Ref{UserID: user, ConfigID: config, RequestID: "req-" + user + "-" + config}, status.Request{Type: "deploy"})
+	if _, err := s.Enqueue(context.Background(), status.Ref{UserID: user, ConfigID: config, RequestID: "req-" + user + "-" + config}, status.Request{Type: "deploy"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Get(context.Background(), user, config)
 	if err != nil {
 		t.Fatal(err)
 	}

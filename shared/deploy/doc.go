@@ -19,6 +19,6 @@
 //   - When Deploy returns, no process of the CLI's process group is alive.
 //   - Node's compile cache (Engine.CompileCache) is an optimisation only: a deploy never fails
 //     over it; a cache directory the engine cannot use is left out of that deploy.
-//   - Every failure is an *[Error] with a [Class] (the classes of docs/messages.md), a message, the
-//     backend's detail where there is one, a hint for the user, and whether a retry can help.
+//   - Every failure is an *[Error] with a class (shared/failure), a message, the backend's detail
+//     where there is one, the class's hint for the user, and whether a retry can help.
 package deploy

@@ -15,6 +15,7 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"github.com/byod-deployer/byod-deployer/shared/convexcli"
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 )
 
 // DefaultTimeout is the time limit of a deploy when Options.Timeout is zero.
@@ -143,7 +144,7 @@ func (e *Engine) Deploy(ctx context.Context, t Target, opts Options) (Result, er
 // deadline, or the caller's cancel.
 func stopped(cause error, limit, elapsed time.Duration) *Error {
 	if errors.Is(cause, context.Canceled) {
-		return newError(ClassTimedOut, true, hintTimedOut, fmt.Sprintf("cancelled after %s", elapsed.Round(time.Millisecond)), "", cause)
+		return newError(failure.TimedOut, true, fmt.Sprintf("cancelled after %s", elapsed.Round(time.Millisecond)), "", cause)
 	}
 	if elapsed >= limit {
 		return timedOut(limit, cause)
@@ -158,11 +159,11 @@ func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *
 		return Result{}, verr
 	}
 	if e.CLINodeModules == "" {
-		return Result{}, newError(ClassInternal, false, hintInternal, "the engine has no Convex CLI install (CLINodeModules)", "", nil)
+		return Result{}, newError(failure.Internal, false, "the engine has no Convex CLI install (CLINodeModules)", "", nil)
 	}
 	node, err := e.node()
 	if err != nil {
-		return Result{}, newError(ClassInternal, false, hintInternal, "node is not installed", err.Error(), err)
+		return Result{}, newError(failure.Internal, false, "node is not installed", err.Error(), err)
 	}
 
 	rep.emit(Event{Stage: StagePreflight, Message: "contacting " + tg.base})
@@ -170,7 +171,7 @@ func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *
 		return Result{}, perr
 	}
 	if ctx.Err() != nil {
-		return Result{}, newError(ClassTimedOut, true, hintTimedOut, "stopped", "", ctx.Err())
+		return Result{}, newError(failure.TimedOut, true, "stopped", "", ctx.Err())
 	}
 
 	rep.emit(Event{Stage: StagePreparing, Message: fmt.Sprintf("writing package version %d", bundle.Version)})
@@ -204,11 +205,11 @@ func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *
 	}
 	if rerr != nil {
 		if ctx.Err() != nil {
-			return Result{}, newError(ClassTimedOut, true, hintTimedOut, "stopped", "", ctx.Err())
+			return Result{}, newError(failure.TimedOut, true, "stopped", "", ctx.Err())
 		}
 		var xe *convexcli.ExitError
 		if !errors.As(rerr, &xe) {
-			return Result{}, newError(ClassInternal, false, hintInternal, "the Convex CLI could not run", "", rerr)
+			return Result{}, newError(failure.Internal, false, "the Convex CLI could not run", "", rerr)
 		}
 		return Result{}, classifyCLI(convexcli.ParseFailure(xe.Stderr), rerr)
 	}
@@ -218,7 +219,7 @@ func (e *Engine) deploy(ctx context.Context, t Target, rep *reporter) (Result, *
 		return Result{}, verr
 	}
 	if ctx.Err() != nil {
-		return Result{}, newError(ClassTimedOut, true, hintTimedOut, "stopped", "", ctx.Err())
+		return Result{}, newError(failure.TimedOut, true, "stopped", "", ctx.Err())
 	}
 	return Result{URL: tg.base, SchemaVersion: bundle.Version, CLIWall: run.Wall, CLICPU: run.CPU}, nil
 }
@@ -242,10 +243,10 @@ func (e *Engine) prepare(tg target) (string, *Error) {
 	}
 	job, err := os.MkdirTemp(root, "byod-deploy-") // 0700
 	if err != nil {
-		return "", newError(ClassInternal, true, hintInternal, "could not make the job directory", err.Error(), err)
+		return "", newError(failure.Internal, true, "could not make the job directory", err.Error(), err)
 	}
 	fail := func(what string, err error) (string, *Error) {
-		return job, newError(ClassInternal, false, hintInternal, "could not prepare the deploy: "+what, err.Error(), err)
+		return job, newError(failure.Internal, false, "could not prepare the deploy: "+what, err.Error(), err)
 	}
 	for _, d := range []string{"project", "tmp"} {
 		if err := os.Mkdir(filepath.Join(job, d), 0o700); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/byod-deployer/byod-deployer/shared/bundle"
 	"github.com/byod-deployer/byod-deployer/shared/convexcli"
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 	"github.com/byod-deployer/byod-deployer/shared/local/convexlocal"
 )
 
@@ -140,33 +141,33 @@ func TestDeployClassifiesFailures(t *testing.T) {
 		fail       convexlocal.FailMode
 		target     func(t *testing.T, tg Target) Target
 		timeout    time.Duration
-		class      Class
+		class      failure.Class
 		retryable  bool
 		message    string
 		detail     string
 		lastStage  Stage
 		underFiveS bool
 	}{
-		{name: "wrong key", class: ClassInvalidDeployKey, message: "rejected the key", detail: "BadAdminKey: The provided admin key was invalid for this instance",
+		{name: "wrong key", class: failure.InvalidDeployKey, message: "rejected the key", detail: "BadAdminKey: The provided admin key was invalid for this instance",
 			target: func(t *testing.T, tg Target) Target {
 				tg.Key = "happy-cat-123|" + strings.Repeat("0", 48)
 				return tg
 			}, lastStage: StagePreflight},
-		{name: "forbidden key", fail: convexlocal.FailForbidden, class: ClassPermissionDenied, message: "may not deploy",
+		{name: "forbidden key", fail: convexlocal.FailForbidden, class: failure.PermissionDenied, message: "may not deploy",
 			detail: "OperationNotPermitted: You do not have permission to perform this operation (deployment:deploy).", lastStage: StagePreflight},
-		{name: "hung deployment", fail: convexlocal.FailHang, timeout: 2 * time.Second, class: ClassTimedOut, retryable: true,
+		{name: "hung deployment", fail: convexlocal.FailHang, timeout: 2 * time.Second, class: failure.TimedOut, retryable: true,
 			message: "timed out after 2s", lastStage: StagePreflight},
-		{name: "500", fail: convexlocal.FailStartPush500, class: ClassInternal, retryable: true, message: "failed with 500",
+		{name: "500", fail: convexlocal.FailStartPush500, class: failure.Internal, retryable: true, message: "failed with 500",
 			detail: "InternalServerError: Your request couldn't be completed. Try again later.", lastStage: StagePushing},
-		{name: "schema validation", fail: convexlocal.FailSchema, class: ClassSchemaValidationFailed, message: "does not match the schema",
+		{name: "schema validation", fail: convexlocal.FailSchema, class: failure.SchemaValidationFailed, message: "does not match the schema",
 			detail: "does not match the schema: Object is missing the required field", lastStage: StagePushing},
-		{name: "concurrent push", fail: convexlocal.FailRace, class: ClassConcurrentPush, retryable: true, message: "another push", lastStage: StagePushing},
-		{name: "unreachable", class: ClassUnreachable, retryable: true, message: "could not reach", detail: "connection refused", underFiveS: true,
+		{name: "concurrent push", fail: convexlocal.FailRace, class: failure.ConcurrentPush, retryable: true, message: "another push", lastStage: StagePushing},
+		{name: "unreachable", class: failure.Unreachable, retryable: true, message: "could not reach", detail: "connection refused", underFiveS: true,
 			target: func(t *testing.T, tg Target) Target {
 				tg.URL = closedURL(t)
 				return tg
 			}, lastStage: StagePreflight},
-		{name: "not allowed host", class: ClassInvalidTarget, message: "neither a Convex cloud deployment nor an allowed self-hosted host",
+		{name: "not allowed host", class: failure.InvalidTarget, message: "neither a Convex cloud deployment nor an allowed self-hosted host",
 			target: func(t *testing.T, tg Target) Target {
 				tg.URL = "https://example.com"
 				return tg
@@ -262,7 +263,7 @@ func stopDuringBackfill(t *testing.T, timeout time.Duration, cancelOnIndexing bo
 	if !cancelOnIndexing {
 		message = fmt.Sprintf("timed out after %s", timeout)
 	}
-	if ClassOf(err) != ClassTimedOut || !strings.Contains(err.Error(), message) || !errors.Is(err, reason) {
+	if ClassOf(err) != failure.TimedOut || !strings.Contains(err.Error(), message) || !errors.Is(err, reason) {
 		t.Fatalf("err = %v, want timed_out %q wrapping %v", err, message, reason)
 	}
 	if len(jobs) > 1 {
@@ -335,7 +336,7 @@ func TestDeployNeverLeaksTheKey(t *testing.T) {
 			if (err == nil) != tc.succeeds {
 				t.Fatalf("err = %v, want success=%v", err, tc.succeeds)
 			}
-			if tc.stopped && (ClassOf(err) != ClassTimedOut || runs != 1) {
+			if tc.stopped && (ClassOf(err) != failure.TimedOut || runs != 1) {
 				t.Fatalf("err = %v after %d CLI runs, want timed_out with the CLI stopped", err, runs)
 			}
 			var texts []string
@@ -560,7 +561,7 @@ func TestDeployChecksTheVersion(t *testing.T) {
 	})
 	_, err, rec := deployTo(t, e, tg, Options{})
 	var de *Error
-	if !errors.As(err, &de) || de.Class != ClassInternal || !de.Retryable {
+	if !errors.As(err, &de) || de.Class != failure.Internal || !de.Retryable {
 		t.Fatalf("err = %v, want a retryable internal *Error", err)
 	}
 	for _, want := range []string{fmt.Sprintf("version %d", other), fmt.Sprintf("want %d", bundle.Version)} {
@@ -623,13 +624,13 @@ func TestDeployOnlyToAllowedHostAndPort(t *testing.T) {
 			got := append([]string(nil), reached...)
 			mu.Unlock()
 			if tc.refused {
-				if ClassOf(err) != ClassInvalidTarget || len(got) != 0 {
+				if ClassOf(err) != failure.InvalidTarget || len(got) != 0 {
 					t.Fatalf("Deploy = %v (class %s), requests %q; want invalid_target and no request", err, ClassOf(err), got)
 				}
 				return
 			}
 			// The spy is no Convex deployment: the preflight reaches it and fails there.
-			if ClassOf(err) == ClassInvalidTarget || len(got) == 0 {
+			if ClassOf(err) == failure.InvalidTarget || len(got) == 0 {
 				t.Fatalf("Deploy = %v (class %s), requests %q; want the preflight to reach the listed host:port", err, ClassOf(err), got)
 			}
 		})

@@ -10,43 +10,15 @@ import (
 	"time"
 
 	"github.com/byod-deployer/byod-deployer/shared/convexcli"
-)
-
-// Class is the kind of a deploy failure: what the user is told and whether a retry can help.
-type Class string
-
-// The failure classes a user sees (docs/messages.md): the five of the product's original spec
-// (invalid key, permission denied, timed out, schema rejected, unreachable), plus concurrent_push,
-// invalid_target and internal.
-const (
-	ClassInvalidDeployKey       Class = "invalid_deploy_key"
-	ClassPermissionDenied       Class = "permission_denied"
-	ClassTimedOut               Class = "timed_out"
-	ClassSchemaValidationFailed Class = "schema_validation_failed"
-	ClassUnreachable            Class = "unreachable"
-	ClassConcurrentPush         Class = "concurrent_push"
-	ClassInvalidTarget          Class = "invalid_target"
-	ClassInternal               Class = "internal"
-)
-
-// The hints a user sees for each class.
-const (
-	hintInvalidKey  = "Regenerate the deploy key in the Convex dashboard (Settings → Deploy keys) and enter it again."
-	hintPermission  = "Check the key's permissions: it must be a production deploy key allowed to deploy."
-	hintTimedOut    = "Retry; if it keeps timing out, deploy by hand with the downloadable package."
-	hintSchema      = "The deployment rejected the package or its existing data; see the detail below."
-	hintUnreachable = "Check the deployment URL (https://<name>.convex.cloud) and that the deployment is running."
-	hintRace        = "Another deploy to this deployment ran at the same time; retry when it is done."
-	hintTarget      = "Enter the deployment URL from the Convex dashboard and a production deploy key for it."
-	hintInternal    = "Retry; if it keeps failing, deploy by hand with the downloadable package."
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 )
 
 // Error is the error Deploy returns. Its text never holds the key.
 type Error struct {
-	Class     Class
+	Class     failure.Class
 	Message   string // what went wrong, for the user
 	Detail    string // the backend's or the CLI's own words, when there are any
-	Hint      string // what the user can do
+	Hint      string // what the user can do: the class's hint (failure.Class.Hint)
 	Retryable bool   // whether the same deploy may succeed later
 	Err       error  // the cause, scrubbed; may be nil
 
@@ -134,25 +106,25 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// ClassOf returns the Class of err, or ClassInternal when err is not an *Error.
-func ClassOf(err error) Class {
+// ClassOf returns the class of err, or failure.Internal when err is not an *Error.
+func ClassOf(err error) failure.Class {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Class
 	}
-	return ClassInternal
+	return failure.Internal
 }
 
-func newError(c Class, retryable bool, hint, msg, detail string, cause error) *Error {
-	return &Error{Class: c, Message: msg, Detail: detail, Hint: hint, Retryable: retryable, Err: cause}
+func newError(c failure.Class, retryable bool, msg, detail string, cause error) *Error {
+	return &Error{Class: c, Message: msg, Detail: detail, Hint: c.Hint(), Retryable: retryable, Err: cause}
 }
 
 func invalidTarget(format string, args ...any) *Error {
-	return newError(ClassInvalidTarget, false, hintTarget, fmt.Sprintf(format, args...), "", nil)
+	return newError(failure.InvalidTarget, false, fmt.Sprintf(format, args...), "", nil)
 }
 
 func timedOut(after time.Duration, cause error) *Error {
-	return newError(ClassTimedOut, true, hintTimedOut, fmt.Sprintf("timed out after %s", after.Round(time.Millisecond)), "", cause)
+	return newError(failure.TimedOut, true, fmt.Sprintf("timed out after %s", after.Round(time.Millisecond)), "", cause)
 }
 
 // classifyCLI turns a failed CLI run into an Error, from what the CLI printed (docs/convex-protocol.md,
@@ -172,29 +144,29 @@ func classifyCLI(f convexcli.Failure, cause error) *Error {
 	}
 	switch {
 	case f.Race:
-		return newError(ClassConcurrentPush, true, hintRace, "another push changed the deployment's schema during this deploy", detail, cause)
+		return newError(failure.ConcurrentPush, true, "another push changed the deployment's schema during this deploy", detail, cause)
 	case f.SchemaValidation != "":
-		return newError(ClassSchemaValidationFailed, false, hintSchema, "the deployment's existing data does not match the schema", f.SchemaValidation, cause)
+		return newError(failure.SchemaValidationFailed, false, "the deployment's existing data does not match the schema", f.SchemaValidation, cause)
 	case f.Status == 401 || codeIs("BadAdminKey", "BadDeployKey", "Unauthenticated") ||
 		(f.Status == 403 && convexcli.IsBadDeployKey(f.Message)):
-		return newError(ClassInvalidDeployKey, false, hintInvalidKey, "the deployment rejected the key", detail, cause)
+		return newError(failure.InvalidDeployKey, false, "the deployment rejected the key", detail, cause)
 	case f.Status == 403 || codeIs("OperationNotPermitted", "Forbidden"):
-		return newError(ClassPermissionDenied, false, hintPermission, "the key may not deploy to this deployment", detail, cause)
+		return newError(failure.PermissionDenied, false, "the key may not deploy to this deployment", detail, cause)
 	case f.Network:
-		return newError(ClassUnreachable, true, hintUnreachable, "the deployment stopped answering during the deploy", "fetch failed", cause)
+		return newError(failure.Unreachable, true, "the deployment stopped answering during the deploy", "fetch failed", cause)
 	case f.Status == 400:
-		return newError(ClassSchemaValidationFailed, false, hintSchema, "the deployment rejected the package", detail, cause)
+		return newError(failure.SchemaValidationFailed, false, "the deployment rejected the package", detail, cause)
 	case f.Status == 404:
-		return newError(ClassUnreachable, false, hintUnreachable, "no Convex deployment API at this URL", detail, cause)
+		return newError(failure.Unreachable, false, "no Convex deployment API at this URL", detail, cause)
 	case f.Status >= 500 || f.Status == 429:
-		return newError(ClassInternal, true, hintInternal, fmt.Sprintf("the deployment failed with %d %s", f.Status, f.StatusText), detail, cause)
+		return newError(failure.Internal, true, fmt.Sprintf("the deployment failed with %d %s", f.Status, f.StatusText), detail, cause)
 	case f.Bundle != "":
-		return newError(ClassInternal, false, hintInternal, "the package could not be bundled", f.Bundle, cause)
+		return newError(failure.Internal, false, "the package could not be bundled", f.Bundle, cause)
 	case f.Op != "":
 		// "Unable to <op>" followed by something unrecognised: not a shape the backend's
 		// permission or key errors take, so a retry may help.
-		return newError(ClassInternal, true, hintInternal, "the Convex CLI was unable to "+f.Op+" the deployment", f.Text, cause)
+		return newError(failure.Internal, true, "the Convex CLI was unable to "+f.Op+" the deployment", f.Text, cause)
 	default:
-		return newError(ClassInternal, true, hintInternal, "the Convex CLI failed", f.Text, cause)
+		return newError(failure.Internal, true, "the Convex CLI failed", f.Text, cause)
 	}
 }

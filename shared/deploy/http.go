@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 )
 
 // DefaultPreflightTimeout bounds the whole preflight: a dead or wrong URL fails within it
@@ -74,11 +76,11 @@ func (e *Engine) preflight(ctx context.Context, tg target) *Error {
 	}
 	switch {
 	case status == http.StatusNotFound:
-		return newError(ClassUnreachable, false, hintUnreachable, "no Convex deployment answers at "+tg.base, "404 from /instance_name", nil)
+		return newError(failure.Unreachable, false, "no Convex deployment answers at "+tg.base, "404 from /instance_name", nil)
 	case status >= 500:
-		return newError(ClassUnreachable, true, hintUnreachable, fmt.Sprintf("the deployment at %s is not serving (%d)", tg.base, status), snippet(body), nil)
+		return newError(failure.Unreachable, true, fmt.Sprintf("the deployment at %s is not serving (%d)", tg.base, status), snippet(body), nil)
 	case status/100 != 2:
-		return newError(ClassUnreachable, false, hintUnreachable, fmt.Sprintf("%s does not look like a Convex deployment (%d from /instance_name)", tg.base, status), "", nil)
+		return newError(failure.Unreachable, false, fmt.Sprintf("%s does not look like a Convex deployment (%d from /instance_name)", tg.base, status), "", nil)
 	}
 
 	status, body, err = e.call(pctx, http.MethodGet, tg.base+"/api/check_admin_key", tg.key, nil)
@@ -96,13 +98,13 @@ func (e *Engine) preflight(ctx context.Context, tg target) *Error {
 	}
 	switch {
 	case status == http.StatusUnauthorized || be.Code == "BadAdminKey" || be.Code == "BadDeployKey":
-		return newError(ClassInvalidDeployKey, false, hintInvalidKey, "the deployment rejected the key", detail, nil)
+		return newError(failure.InvalidDeployKey, false, "the deployment rejected the key", detail, nil)
 	case status == http.StatusForbidden:
-		return newError(ClassPermissionDenied, false, hintPermission, "the key may not deploy to this deployment", detail, nil)
+		return newError(failure.PermissionDenied, false, "the key may not deploy to this deployment", detail, nil)
 	case status >= 500:
-		return newError(ClassInternal, true, hintInternal, fmt.Sprintf("the deployment failed the key check with %d", status), detail, nil)
+		return newError(failure.Internal, true, fmt.Sprintf("the deployment failed the key check with %d", status), detail, nil)
 	default:
-		return newError(ClassInternal, false, hintInternal, fmt.Sprintf("the deployment answered the key check with %d", status), detail, nil)
+		return newError(failure.Internal, false, fmt.Sprintf("the deployment answered the key check with %d", status), detail, nil)
 	}
 }
 
@@ -117,11 +119,11 @@ func netError(parent, pctx context.Context, base string, limit time.Duration, er
 	if errors.Is(pctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		var dial *net.OpError
 		if errors.As(err, &dial) && dial.Op == "dial" {
-			return newError(ClassUnreachable, true, hintUnreachable, fmt.Sprintf("could not connect to %s within %s", base, limit), "", err)
+			return newError(failure.Unreachable, true, fmt.Sprintf("could not connect to %s within %s", base, limit), "", err)
 		}
-		return newError(ClassTimedOut, true, hintTimedOut, fmt.Sprintf("the deployment at %s did not answer within %s", base, limit), "", err)
+		return newError(failure.TimedOut, true, fmt.Sprintf("the deployment at %s did not answer within %s", base, limit), "", err)
 	}
-	return newError(ClassUnreachable, true, hintUnreachable, "could not reach "+base, rootCause(err), err)
+	return newError(failure.Unreachable, true, "could not reach "+base, rootCause(err), err)
 }
 
 // rootCause is the innermost error's text: "connection refused", "no such host", ….
@@ -153,7 +155,7 @@ func (e *Engine) verify(ctx context.Context, tg target, want int) *Error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return newError(ClassUnreachable, true, hintUnreachable, "the deployment did not answer functions:ping after the deploy", rootCause(err), err)
+		return newError(failure.Unreachable, true, "the deployment did not answer functions:ping after the deploy", rootCause(err), err)
 	}
 	var ans struct {
 		Status       string `json:"status"`
@@ -164,15 +166,15 @@ func (e *Engine) verify(ctx context.Context, tg target, want int) *Error {
 		} `json:"value"`
 	}
 	if status != http.StatusOK || json.Unmarshal(body, &ans) != nil {
-		return newError(ClassInternal, true, hintInternal, fmt.Sprintf("functions:ping answered %d after the deploy", status), snippet(body), nil)
+		return newError(failure.Internal, true, fmt.Sprintf("functions:ping answered %d after the deploy", status), snippet(body), nil)
 	}
 	switch {
 	case ans.Status != "success":
-		return newError(ClassInternal, true, hintInternal, "functions:ping failed after the deploy", ans.ErrorMessage, nil)
+		return newError(failure.Internal, true, "functions:ping failed after the deploy", ans.ErrorMessage, nil)
 	case ans.Value.Status != "ok" || ans.Value.Version == nil:
-		return newError(ClassInternal, true, hintInternal, "functions:ping did not answer {status: \"ok\", version}", snippet(body), nil)
+		return newError(failure.Internal, true, "functions:ping did not answer {status: \"ok\", version}", snippet(body), nil)
 	case *ans.Value.Version != want:
-		return newError(ClassInternal, true, hintInternal,
+		return newError(failure.Internal, true,
 			fmt.Sprintf("the deployment runs package version %d after the deploy, want %d", *ans.Value.Version, want), "", nil)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 )
 
 // TestErrorLogLeavesOutTheTarget: a real failed deploy whose error names the deployment (an
@@ -21,7 +23,7 @@ func TestErrorLogLeavesOutTheTarget(t *testing.T) {
 	ln.Close() // nothing listens there now: the preflight cannot connect
 	tg := Target{URL: down, Key: "logged-otter-321|" + strings.Repeat("x", 48)}
 	_, derr, _ := deployTo(t, testEngine(t), tg, Options{})
-	if derr == nil || ClassOf(derr) != ClassUnreachable || !strings.Contains(derr.Error(), down) {
+	if derr == nil || ClassOf(derr) != failure.Unreachable || !strings.Contains(derr.Error(), down) {
 		t.Fatalf("err = %v, want unreachable naming %s (the user's text names their deployment)", derr, down)
 	}
 	var out bytes.Buffer
@@ -35,7 +37,7 @@ func TestErrorLogLeavesOutTheTarget(t *testing.T) {
 	var rec struct {
 		Error struct{ Class, Message string } `json:"error"`
 	}
-	if jerr := json.Unmarshal(out.Bytes(), &rec); jerr != nil || rec.Error.Class != string(ClassUnreachable) ||
+	if jerr := json.Unmarshal(out.Bytes(), &rec); jerr != nil || rec.Error.Class != string(failure.Unreachable) ||
 		!strings.Contains(rec.Error.Message, "[deployment]") {
 		t.Errorf("log record %s: want the class and the message with the target replaced (%v)", out.String(), jerr)
 	}
@@ -43,7 +45,7 @@ func TestErrorLogLeavesOutTheTarget(t *testing.T) {
 
 func TestErrorLogValueReplacesEveryTargetWord(t *testing.T) {
 	tg := Target{URL: "https://Happy-Otter-123.eu-west-1.convex.cloud", Key: "prod:happy-otter-123|c2VjcmV0"}
-	e := (&Error{Class: ClassInvalidDeployKey, Message: "could not reach https://happy-otter-123.eu-west-1.convex.cloud",
+	e := (&Error{Class: failure.InvalidDeployKey, Message: "could not reach https://happy-otter-123.eu-west-1.convex.cloud",
 		Detail: "BadDeployKey: invalid for deployment 'happy-otter-123' (key prod:happy-otter-123)"}).ForTarget(tg)
 	got := e.LogValue().Resolve().String()
 	if strings.Contains(strings.ToLower(got), "happy-otter") {
@@ -52,7 +54,7 @@ func TestErrorLogValueReplacesEveryTargetWord(t *testing.T) {
 	if !strings.Contains(got, "could not reach https://[deployment]") || !strings.Contains(got, "deployment '[deployment]'") {
 		t.Errorf("LogValue = %s, want the target words replaced in place", got)
 	}
-	if bare := (&Error{Class: ClassInternal, Message: "plain"}).LogValue().Resolve().String(); !strings.Contains(bare, "plain") {
+	if bare := (&Error{Class: failure.Internal, Message: "plain"}).LogValue().Resolve().String(); !strings.Contains(bare, "plain") {
 		t.Errorf("an error without a target logs %s", bare)
 	}
 }

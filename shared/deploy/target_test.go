@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byod-deployer/byod-deployer/shared/convexcli"
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 )
 
 func TestValidate(t *testing.T) {
@@ -64,7 +65,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tg, err := validate(Target{URL: tc.url, Key: tc.key}, self, tc.loopback)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Message, tc.wantErr) || err.Class != ClassInvalidTarget || err.Retryable {
+				if err == nil || !strings.Contains(err.Message, tc.wantErr) || err.Class != failure.InvalidTarget || err.Retryable {
 					t.Fatalf("validate = %+v, %v; want invalid_target %q", tg, err, tc.wantErr)
 				}
 				if strings.Contains(err.Error(), "0123456789abcdef") {
@@ -169,23 +170,23 @@ func TestPreflight(t *testing.T) {
 		name          string
 		instance, chk answer
 		hang          bool
-		class         Class // "" for a pass
+		class         failure.Class // "" for a pass
 		retryable     bool
 		detail        string
 	}{
 		{name: "healthy", instance: answer{200, "local"}, chk: answer{200, ""}},
 		{name: "no key check endpoint", instance: answer{200, "local"}, chk: answer{404, ""}},
-		{name: "not a deployment", instance: answer{404, ""}, class: ClassUnreachable},
-		{name: "deployment down", instance: answer{503, "upstream"}, class: ClassUnreachable, retryable: true, detail: "upstream"},
+		{name: "not a deployment", instance: answer{404, ""}, class: failure.Unreachable},
+		{name: "deployment down", instance: answer{503, "upstream"}, class: failure.Unreachable, retryable: true, detail: "upstream"},
 		{name: "bad key", instance: answer{200, "local"}, chk: answer{401, `{"code":"BadAdminKey","message":"The provided admin key was invalid for this instance"}`},
-			class: ClassInvalidDeployKey, detail: "BadAdminKey: The provided admin key was invalid"},
+			class: failure.InvalidDeployKey, detail: "BadAdminKey: The provided admin key was invalid"},
 		{name: "key of another deployment", instance: answer{200, "local"}, chk: answer{403, `{"code":"BadDeployKey","message":"The provided deploy key was invalid for deployment 'x'."}`},
-			class: ClassInvalidDeployKey, detail: "BadDeployKey"},
+			class: failure.InvalidDeployKey, detail: "BadDeployKey"},
 		{name: "forbidden", instance: answer{200, "local"}, chk: answer{403, `{"code":"OperationNotPermitted","message":"You do not have permission"}`},
-			class: ClassPermissionDenied, detail: "OperationNotPermitted"},
+			class: failure.PermissionDenied, detail: "OperationNotPermitted"},
 		{name: "key check 500", instance: answer{200, "local"}, chk: answer{500, `{"code":"InternalServerError","message":"later"}`},
-			class: ClassInternal, retryable: true, detail: "InternalServerError"},
-		{name: "hangs", hang: true, class: ClassTimedOut, retryable: true},
+			class: failure.Internal, retryable: true, detail: "InternalServerError"},
+		{name: "hangs", hang: true, class: failure.TimedOut, retryable: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,29 +230,29 @@ func TestClassifyCLI(t *testing.T) {
 	tests := []struct {
 		name      string
 		stderr    string
-		class     Class
+		class     failure.Class
 		retryable bool
 		message   string // a part of Message, when the case names one
 		detail    string // a part of Detail, when the case names one
 	}{
-		{name: "401", class: ClassInvalidDeployKey, stderr: "✖ Error: Unable to pull deployment config from " + url + "\n✖ Error fetching POST  " + url +
+		{name: "401", class: failure.InvalidDeployKey, stderr: "✖ Error: Unable to pull deployment config from " + url + "\n✖ Error fetching POST  " + url +
 			"/api/get_config_hashes 401 Unauthorized: BadAdminKey: The provided admin key was invalid for this instance\nAuthenticate with `npx convex dev`\n"},
-		{name: "403", class: ClassPermissionDenied, stderr: "✖ Error: Unable to start push to " + url + "\n✖ You do not have permission to perform this operation (deployment:deploy).\n"},
-		{name: "403 with the advice", class: ClassPermissionDenied, stderr: "✖ Error: Unable to start push to " + url + "\n✖ You do not have permission to perform this operation (deployment:deploy).\nThis is determined by the permissions granted to CONVEX_DEPLOY_KEY.\n"},
-		{name: "403 BadDeployKey", class: ClassInvalidDeployKey, stderr: "✖ Error: Unable to pull deployment config from " + url +
+		{name: "403", class: failure.PermissionDenied, stderr: "✖ Error: Unable to start push to " + url + "\n✖ You do not have permission to perform this operation (deployment:deploy).\n"},
+		{name: "403 with the advice", class: failure.PermissionDenied, stderr: "✖ Error: Unable to start push to " + url + "\n✖ You do not have permission to perform this operation (deployment:deploy).\nThis is determined by the permissions granted to CONVEX_DEPLOY_KEY.\n"},
+		{name: "403 BadDeployKey", class: failure.InvalidDeployKey, stderr: "✖ Error: Unable to pull deployment config from " + url +
 			"\n✖ The provided deploy key was invalid for deployment 'happy-cat-123'. Double check that the environment this key was generated for matches the desired deployment.\n"},
-		{name: "unrecognised block after Unable to", class: ClassInternal, retryable: true, message: "unable to wait for schema from the deployment",
+		{name: "unrecognised block after Unable to", class: failure.Internal, retryable: true, message: "unable to wait for schema from the deployment",
 			detail: "ZodError", stderr: "✖ Error: Unable to wait for schema from " + url + "\n✖ ZodError: [\n  {\n    \"code\": \"invalid_union_discriminator\"\n  }\n]\n"},
-		{name: "crash text after Unable to", class: ClassInternal, retryable: true, message: "unable to start push to",
+		{name: "crash text after Unable to", class: failure.Internal, retryable: true, message: "unable to start push to",
 			detail: "SyntaxError: Unexpected token", stderr: "✖ Error: Unable to start push to " + url + "\n✖ SyntaxError: Unexpected token '<', \"<html>\" is not valid JSON\n"},
-		{name: "Unable to alone", class: ClassInternal, retryable: true, message: "unable to finish push to", stderr: "✖ Error: Unable to finish push to " + url + "\n"},
-		{name: "network", class: ClassUnreachable, retryable: true, stderr: "✖ Error: Unable to pull deployment config from " + url + "\n✖ TypeError: fetch failed\n"},
-		{name: "schema rule", class: ClassSchemaValidationFailed, stderr: "✖ Error: Unable to start push to " + url + "\n✖ Error fetching POST  " + url +
+		{name: "Unable to alone", class: failure.Internal, retryable: true, message: "unable to finish push to", stderr: "✖ Error: Unable to finish push to " + url + "\n"},
+		{name: "network", class: failure.Unreachable, retryable: true, stderr: "✖ Error: Unable to pull deployment config from " + url + "\n✖ TypeError: fetch failed\n"},
+		{name: "schema rule", class: failure.SchemaValidationFailed, stderr: "✖ Error: Unable to start push to " + url + "\n✖ Error fetching POST  " + url +
 			"/api/deploy2/evaluate_push 400 Bad Request: InvalidVectorDimensionError: Hit an error while pushing:\nHit an error while evaluating your schema:\nIn table \"documents\": Dimensions 5000 must be between 2 and 4096.\n"},
-		{name: "race code", class: ClassConcurrentPush, retryable: true, stderr: "✖ Error: Unable to finish push to " + url + "\n✖ Error fetching POST  " + url +
+		{name: "race code", class: failure.ConcurrentPush, retryable: true, stderr: "✖ Error: Unable to finish push to " + url + "\n✖ Error fetching POST  " + url +
 			"/api/deploy2/finish_push 409 Conflict: RaceDetected: Schema was overwritten\n"},
-		{name: "bundle", class: ClassInternal, stderr: "✘ [ERROR] Could not resolve \"convex/server\"\n"},
-		{name: "unknown", class: ClassInternal, retryable: true, stderr: "✖ something else\n"},
+		{name: "bundle", class: failure.Internal, stderr: "✘ [ERROR] Could not resolve \"convex/server\"\n"},
+		{name: "unknown", class: failure.Internal, retryable: true, stderr: "✖ something else\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,7 +301,7 @@ func TestVerify(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || err.Class != ClassInternal || !err.Retryable || !strings.Contains(err.Message, tc.message) {
+			if err == nil || err.Class != failure.Internal || !err.Retryable || !strings.Contains(err.Message, tc.message) {
 				t.Fatalf("verify = %v, want retryable internal %q", err, tc.message)
 			}
 		})

@@ -8,24 +8,40 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 )
 
-// Status is a deployment's state.
-type Status string
+// State is where a request is in its life: the record's deploymentStatus. (What a running
+// deploy is doing is its Stage.)
+type State string
 
-// The deployment states. queued and deploying are in flight; deployed and failed are final for a
-// request.
+// The states. queued and deploying are in flight; deployed and failed are final for a request.
 const (
-	Queued    Status = "queued"
-	Deploying Status = "deploying"
-	Deployed  Status = "deployed"
-	Failed    Status = "failed"
+	Queued    State = "queued"
+	Deploying State = "deploying"
+	Deployed  State = "deployed"
+	Failed    State = "failed"
 	// Refused appears only on history items: the request was not run (see Store.Refuse).
-	Refused Status = "refused"
+	Refused State = "refused"
 )
 
 // Final reports whether a request in state s has ended.
-func (s Status) Final() bool { return s == Deployed || s == Failed || s == Refused }
+func (s State) Final() bool { return s == Deployed || s == Failed || s == Refused }
+
+// Stage is the step a request is at: the record's stage. The store writes StageQueued,
+// StageStarting and StageDeployed itself; while deploying, the deployer writes the engine's
+// stages (deploy.Stage, the same words) through Progress, and a failure keeps the stage it
+// happened in. StageDeployed has the same value as the state Deployed, but the two are different
+// types: a stage is never compared with a state.
+type Stage string
+
+// The stages the store writes.
+const (
+	StageQueued   Stage = "queued"
+	StageStarting Stage = "starting"
+	StageDeployed Stage = "deployed"
+)
 
 // Connection states of the user's deployment as last observed by a deploy.
 const (
@@ -40,20 +56,21 @@ const (
 type Record struct {
 	UserID             string `json:"userId" dynamodbav:"userId"`
 	ConfigID           string `json:"configId" dynamodbav:"configId"`
-	DeploymentStatus   Status `json:"deploymentStatus" dynamodbav:"deploymentStatus"`
+	DeploymentStatus   State  `json:"deploymentStatus" dynamodbav:"deploymentStatus"`
 	DeploymentProgress string `json:"deploymentProgress,omitempty" dynamodbav:"deploymentProgress,omitempty"`
-	Stage              string `json:"stage,omitempty" dynamodbav:"stage,omitempty"`
+	Stage              Stage  `json:"stage,omitempty" dynamodbav:"stage,omitempty"`
 	// SchemaVersion and LastSchemaDeploy describe what is deployed: they change only when a
 	// deploy succeeds.
-	SchemaVersion    int    `json:"schemaVersion,omitempty" dynamodbav:"schemaVersion,omitempty"`
-	LastSchemaDeploy string `json:"lastSchemaDeploy,omitempty" dynamodbav:"lastSchemaDeploy,omitempty"`
-	ConnectionStatus string `json:"connectionStatus,omitempty" dynamodbav:"connectionStatus,omitempty"`
-	ConnectionError  string `json:"connectionError,omitempty" dynamodbav:"connectionError,omitempty"`
-	ErrorClass       string `json:"errorClass,omitempty" dynamodbav:"errorClass,omitempty"`
-	ErrorHint        string `json:"errorHint,omitempty" dynamodbav:"errorHint,omitempty"`
-	Retryable        bool   `json:"retryable,omitempty" dynamodbav:"retryable,omitempty"`
-	// Attempt counts the claims of this (user, config): it grows with every deploy, retry and
-	// lease take-over.
+	SchemaVersion    int           `json:"schemaVersion,omitempty" dynamodbav:"schemaVersion,omitempty"`
+	LastSchemaDeploy string        `json:"lastSchemaDeploy,omitempty" dynamodbav:"lastSchemaDeploy,omitempty"`
+	ConnectionStatus string        `json:"connectionStatus,omitempty" dynamodbav:"connectionStatus,omitempty"`
+	ConnectionError  string        `json:"connectionError,omitempty" dynamodbav:"connectionError,omitempty"`
+	ErrorClass       failure.Class `json:"errorClass,omitempty" dynamodbav:"errorClass,omitempty"`
+	ErrorHint        string        `json:"errorHint,omitempty" dynamodbav:"errorHint,omitempty"`
+	Retryable        bool          `json:"retryable,omitempty" dynamodbav:"retryable,omitempty"`
+	// Attempt is the number of the latest claim of this (user, config): every claim (a deploy,
+	// a retry, a lease take-over) is one attempt. It is the only meaning of "attempt"; a request's
+	// own claims are counted on its history item (History.Claims).
 	Attempt   int    `json:"attempt,omitempty" dynamodbav:"attempt,omitempty"`
 	RequestID string `json:"requestId,omitempty" dynamodbav:"requestId,omitempty"`
 	// Notice says why the last request was refused (e.g. a retry of a deployment that is not
@@ -71,19 +88,42 @@ type Record struct {
 	Ciphertext string `json:"-" dynamodbav:"ciphertext,omitempty"`
 }
 
-// Item keys (see docs/ARCHITECTURE.md).
+// History is a request's history item (sort key HistorySK): what happened to one request.
+type History struct {
+	UserID           string        `dynamodbav:"userId"`
+	ConfigID         string        `dynamodbav:"configId"`
+	RequestID        string        `dynamodbav:"requestId"`
+	Type             string        `dynamodbav:"type,omitempty"`
+	DeploymentStatus State         `dynamodbav:"deploymentStatus"`
+	Stage            Stage         `dynamodbav:"stage,omitempty"`
+	ErrorClass       failure.Class `dynamodbav:"errorClass,omitempty"`
+	// Reason is the failure or refusal message.
+	Reason        string `dynamodbav:"reason,omitempty"`
+	SchemaVersion int    `dynamodbav:"schemaVersion,omitempty"`
+	// Claims counts the claims of this request (more than one after a lease take-over).
+	Claims     int    `dynamodbav:"claims,omitempty"`
+	LeaseOwner string `dynamodbav:"leaseOwner,omitempty"`
+	CreatedAt  string `dynamodbav:"createdAt,omitempty"`
+	StartedAt  string `dynamodbav:"startedAt,omitempty"`
+	FinishedAt string `dynamodbav:"finishedAt,omitempty"`
+	UpdatedAt  string `dynamodbav:"updatedAt,omitempty"`
+	DurationMS int64  `dynamodbav:"durationMs,omitempty"`
+}
+
+// Item keys (see docs/ARCHITECTURE.md). History items keep the prefix ATTEMPT#: it is in the
+// key of every item already stored.
 const (
 	attrPK        = "pk"
 	attrSK        = "sk"
 	skCurrent     = "CURRENT"
-	skAttemptPref = "ATTEMPT#"
+	skHistoryPref = "ATTEMPT#"
 )
 
 // PK returns the partition key of a (user, config): CFG#<userId>#<configId>.
 func PK(userID, configID string) string { return "CFG#" + userID + "#" + configID }
 
-// AttemptSK returns the sort key of a request's history item.
-func AttemptSK(requestID string) string { return skAttemptPref + requestID }
+// HistorySK returns the sort key of a request's history item.
+func HistorySK(requestID string) string { return skHistoryPref + requestID }
 
 // ErrNotStatusItem is wrapped by FromStreamImage when the image is not an item of the status table.
 var ErrNotStatusItem = errors.New("status: not a status item")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/byod-deployer/byod-deployer/shared/failure"
 	"github.com/byod-deployer/byod-deployer/shared/status"
 	"github.com/byod-deployer/byod-deployer/shared/status/statustest"
 )
@@ -51,9 +52,23 @@ func ok[T any](t testing.TB) func(T, error) T {
 }
 
 var (
-	okRec = ok[status.Record]
-	okAtt = ok[status.Attempt]
+	okRec  = ok[status.Record]
+	okHist = ok[status.History]
 )
+
+// must fails the test on an error.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// current reads the current item of (u1, c1).
+func current(t testing.TB, s *status.Store) status.Record {
+	t.Helper()
+	return okRec(t)(s.Get(ctx, "u1", "c1"))
+}
 
 func wantErr(t testing.TB, err, want error) *status.ConditionError {
 	t.Helper()
@@ -74,14 +89,25 @@ func TestLifecycle(t *testing.T) {
 	v := &versions{t: t}
 	ref := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r1"}
 
-	rec := v.see(okRec(t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy", Ciphertext: "Y2lwaGVy"})))
+	if ct := ok[string](t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy", Ciphertext: "Y2lwaGVy"})); ct != "Y2lwaGVy" {
+		t.Fatalf("Enqueue returned ciphertext %q, want the request's", ct)
+	}
+	rec := v.see(current(t, s))
 	if rec.DeploymentStatus != status.Queued || rec.RequestID != "r1" || rec.Ciphertext != "Y2lwaGVy" || rec.ConnectionStatus != status.ConnectionUnknown {
 		t.Fatalf("after Enqueue: %+v", rec)
 	}
-	rec = v.see(okRec(t)(s.Claim(ctx, ref, "w1", 7*time.Minute)))
+	must(t, s.Claim(ctx, ref, "w1", 7*time.Minute))
+	rec = v.see(current(t, s))
 	if rec.DeploymentStatus != status.Deploying || rec.LeaseOwner != "w1" || rec.Attempt != 1 ||
-		rec.LeaseExpiresAt != clk.Now().Add(7*time.Minute).UnixMilli() {
+		rec.LeaseExpiresAt != clk.Now().Add(7*time.Minute).UnixMilli() || rec.Stage != status.StageStarting {
 		t.Fatalf("after Claim: %+v", rec)
+	}
+	// A redelivery while deploying writes nothing and hands back the stored credentials.
+	if ct := ok[string](t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy"})); ct != "Y2lwaGVy" {
+		t.Fatalf("redelivered Enqueue returned ciphertext %q, want the stored one", ct)
+	}
+	if got := current(t, s); got.Version != rec.Version {
+		t.Fatalf("a redelivered Enqueue wrote the current item: version %d → %d", rec.Version, got.Version)
 	}
 	for _, p := range []status.Progress{{Stage: "preflight", Message: "Checking the deployment"}, {Stage: "push", Message: "Pushing"}} {
 		clk.Advance(time.Second)
@@ -94,18 +120,19 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 	clk.Advance(time.Second)
-	rec = v.see(okRec(t)(s.Complete(ctx, ref, "w1", status.Success{SchemaVersion: 3, Duration: 2500 * time.Millisecond})))
+	must(t, s.Complete(ctx, ref, "w1", status.Success{SchemaVersion: 3, Duration: 2500 * time.Millisecond}))
+	rec = v.see(current(t, s))
 	want := status.Record{
 		UserID: "u1", ConfigID: "c1", DeploymentStatus: status.Deployed, DeploymentProgress: "Deployed schema v3",
-		Stage: status.StageDone, SchemaVersion: 3, LastSchemaDeploy: "2026-11-25T18:00:03.000Z",
+		Stage: status.StageDeployed, SchemaVersion: 3, LastSchemaDeploy: "2026-11-25T18:00:03.000Z",
 		ConnectionStatus: status.ConnectionConnected, Attempt: 1, RequestID: "r1", UpdatedAt: "2026-11-25T18:00:03.000Z",
 		Version: rec.Version, Ciphertext: "Y2lwaGVy",
 	}
 	if rec != want {
 		t.Fatalf("after Complete:\n got %+v\nwant %+v", rec, want)
 	}
-	a := okAtt(t)(s.Attempt(ctx, ref))
-	if a.DeploymentStatus != status.Deployed || a.SchemaVersion != 3 || a.DurationMS != 2500 || a.Claims != 1 || a.Type != "deploy" || a.LeaseOwner != "" {
+	a := okHist(t)(s.History(ctx, ref))
+	if a.DeploymentStatus != status.Deployed || a.Stage != status.StageDeployed || a.SchemaVersion != 3 || a.DurationMS != 2500 || a.Claims != 1 || a.Type != "deploy" || a.LeaseOwner != "" {
 		t.Fatalf("history item: %+v", a)
 	}
 	if rec.Version != 5 {
@@ -115,8 +142,7 @@ func TestLifecycle(t *testing.T) {
 	// The request is done: neither a redelivery nor a late claim runs it again.
 	_, err := s.Enqueue(ctx, ref, status.Request{Type: "deploy"})
 	wantErr(t, err, status.ErrDuplicate)
-	_, err = s.Claim(ctx, ref, "w2", time.Minute)
-	wantErr(t, err, status.ErrDuplicate)
+	wantErr(t, s.Claim(ctx, ref, "w2", time.Minute), status.ErrDuplicate)
 	if got := okRec(t)(s.Get(ctx, "u1", "c1")); got.Version != rec.Version {
 		t.Errorf("a refused duplicate wrote the current item: version %d → %d", rec.Version, got.Version)
 	}
@@ -135,7 +161,7 @@ func TestConcurrentClaimsOneWins(t *testing.T) {
 			s, _ := newStore(t)
 			ref := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r1"}
 			if !tt.enqueue {
-				okRec(t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy"}))
+				ok[string](t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy"}))
 			}
 			var wins atomic.Int64
 			errs := make(chan error, 10)
@@ -148,7 +174,7 @@ func TestConcurrentClaimsOneWins(t *testing.T) {
 							return
 						}
 					}
-					_, err := s.Claim(ctx, ref, fmt.Sprintf("w%d", i), 7*time.Minute)
+					err := s.Claim(ctx, ref, fmt.Sprintf("w%d", i), 7*time.Minute)
 					switch {
 					case err == nil:
 						wins.Add(1)
@@ -177,11 +203,13 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	s, clk := newStore(t)
 	v := &versions{t: t}
 	ref := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r1"}
-	v.see(okRec(t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy"})))
-	v.see(okRec(t)(s.Claim(ctx, ref, "crashed", time.Minute)))
+	ok[string](t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy"}))
+	v.see(current(t, s))
+	must(t, s.Claim(ctx, ref, "crashed", time.Minute))
+	v.see(current(t, s))
 
 	clk.Advance(59 * time.Second)
-	_, err := s.Claim(ctx, ref, "w2", time.Minute)
+	err := s.Claim(ctx, ref, "w2", time.Minute)
 	if ce := wantErr(t, err, status.ErrLeaseHeld); ce.Current.LeaseOwner != "crashed" {
 		t.Errorf("explained with %+v", ce.Current)
 	}
@@ -190,43 +218,44 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	wantErr(t, err, status.ErrLeaseHeld)
 
 	clk.Advance(2 * time.Second)
-	rec := v.see(okRec(t)(s.Claim(ctx, ref, "w2", time.Minute)))
+	must(t, s.Claim(ctx, ref, "w2", time.Minute))
+	rec := v.see(current(t, s))
 	if rec.LeaseOwner != "w2" || rec.Attempt != 2 || rec.DeploymentStatus != status.Deploying {
 		t.Fatalf("after take-over: %+v", rec)
 	}
 	// The crashed worker, if it wakes up, can write nothing.
 	wantErr(t, s.Progress(ctx, ref, "crashed", status.Progress{Stage: "push", Message: "late"}), status.ErrLeaseLost)
-	_, err = s.Complete(ctx, ref, "crashed", status.Success{SchemaVersion: 1})
-	wantErr(t, err, status.ErrLeaseLost)
-	_, err = s.Fail(ctx, ref, "crashed", status.Failure{Class: "timeout", Message: "late"}, 0)
-	wantErr(t, err, status.ErrLeaseLost)
+	wantErr(t, s.Complete(ctx, ref, "crashed", status.Success{SchemaVersion: 1}), status.ErrLeaseLost)
+	wantErr(t, s.Fail(ctx, ref, "crashed", status.Failure{Class: failure.TimedOut, Message: "late"}, 0), status.ErrLeaseLost)
 
-	rec = v.see(okRec(t)(s.Fail(ctx, ref, "w2", status.Failure{Class: "auth", Message: "invalid deploy key", Hint: "regenerate the key", Stage: "preflight"}, time.Second)))
-	if rec.DeploymentStatus != status.Failed || rec.ErrorClass != "auth" || rec.ConnectionError != "invalid deploy key" ||
+	must(t, s.Fail(ctx, ref, "w2", status.Failure{Class: failure.InvalidDeployKey, Message: "invalid deploy key", Hint: "regenerate the key", Stage: "preflight"}, time.Second))
+	rec = v.see(current(t, s))
+	if rec.DeploymentStatus != status.Failed || rec.ErrorClass != failure.InvalidDeployKey || rec.ConnectionError != "invalid deploy key" ||
 		rec.ErrorHint != "regenerate the key" || rec.ConnectionStatus != status.ConnectionError || rec.LeaseOwner != "" || rec.Stage != "preflight" {
 		t.Fatalf("after Fail: %+v", rec)
 	}
-	if a := okAtt(t)(s.Attempt(ctx, ref)); a.Claims != 2 || a.DeploymentStatus != status.Failed || a.Reason != "invalid deploy key" {
+	if a := okHist(t)(s.History(ctx, ref)); a.Claims != 2 || a.DeploymentStatus != status.Failed || a.Reason != "invalid deploy key" ||
+		a.ErrorClass != failure.InvalidDeployKey || a.Stage != "preflight" {
 		t.Errorf("history item: %+v", a)
 	}
 }
 
 func TestRetryOnlyFromFailed(t *testing.T) {
 	type setup func(t testing.TB, s *status.Store)
-	deployTo := func(end status.Status) setup {
+	deployTo := func(end status.State) setup {
 		return func(t testing.TB, s *status.Store) {
 			t.Helper()
 			ref := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r0"}
-			okRec(t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy", Ciphertext: "b2xk"}))
+			ok[string](t)(s.Enqueue(ctx, ref, status.Request{Type: "deploy", Ciphertext: "b2xk"}))
 			if end == status.Queued {
 				return
 			}
-			okRec(t)(s.Claim(ctx, ref, "w0", time.Minute))
+			must(t, s.Claim(ctx, ref, "w0", time.Minute))
 			switch end {
 			case status.Deployed:
-				okRec(t)(s.Complete(ctx, ref, "w0", status.Success{SchemaVersion: 1}))
+				must(t, s.Complete(ctx, ref, "w0", status.Success{SchemaVersion: 1}))
 			case status.Failed:
-				okRec(t)(s.Fail(ctx, ref, "w0", status.Failure{Class: "auth", Message: "bad key"}, 0))
+				must(t, s.Fail(ctx, ref, "w0", status.Failure{Class: failure.InvalidDeployKey, Message: "bad key"}, 0))
 			}
 		}
 	}
@@ -249,7 +278,7 @@ func TestRetryOnlyFromFailed(t *testing.T) {
 			s, _ := newStore(t)
 			tt.setup(t, s)
 			ref := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r1"}
-			rec, err := s.Enqueue(ctx, ref, status.Request{Type: "retry", Ciphertext: tt.ciphertext})
+			ct, err := s.Enqueue(ctx, ref, status.Request{Type: "retry", Ciphertext: tt.ciphertext})
 			if tt.wantErr != nil {
 				wantErr(t, err, tt.wantErr)
 				return
@@ -257,11 +286,15 @@ func TestRetryOnlyFromFailed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if ct != tt.wantCiphertext {
+				t.Fatalf("retry Enqueue returned ciphertext %q, want %q", ct, tt.wantCiphertext)
+			}
+			rec := current(t, s)
 			if rec.DeploymentStatus != status.Queued || rec.Ciphertext != tt.wantCiphertext || rec.ErrorClass != "" {
 				t.Fatalf("after retry Enqueue: %+v", rec)
 			}
-			rec = okRec(t)(s.Claim(ctx, ref, "w1", time.Minute))
-			if rec.Attempt != 2 {
+			must(t, s.Claim(ctx, ref, "w1", time.Minute))
+			if rec = current(t, s); rec.Attempt != 2 {
 				t.Errorf("attempt %d, want 2", rec.Attempt)
 			}
 		})
@@ -272,94 +305,101 @@ func TestRefuseKeepsStatus(t *testing.T) {
 	s, _ := newStore(t)
 	v := &versions{t: t}
 	r0 := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r0"}
-	okRec(t)(s.Enqueue(ctx, r0, status.Request{Type: "deploy"}))
-	okRec(t)(s.Claim(ctx, r0, "w0", time.Minute))
-	before := v.see(okRec(t)(s.Complete(ctx, r0, "w0", status.Success{SchemaVersion: 2})))
+	ok[string](t)(s.Enqueue(ctx, r0, status.Request{Type: "deploy"}))
+	must(t, s.Claim(ctx, r0, "w0", time.Minute))
+	must(t, s.Complete(ctx, r0, "w0", status.Success{SchemaVersion: 2}))
+	before := v.see(current(t, s))
 
 	r1 := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r1"}
 	_, err := s.Enqueue(ctx, r1, status.Request{Type: "retry"})
 	ce := wantErr(t, err, status.ErrNotFailed)
 	reason := fmt.Sprintf("retry refused: the deployment is %s, not failed", ce.Current.DeploymentStatus)
-	rec := v.see(okRec(t)(s.Refuse(ctx, r1, "retry", reason)))
+	must(t, s.Refuse(ctx, r1, "retry", reason))
+	rec := v.see(current(t, s))
 	if rec.DeploymentStatus != status.Deployed || rec.RequestID != "r0" || rec.SchemaVersion != 2 || rec.Notice != reason {
 		t.Fatalf("after Refuse: %+v (before %+v)", rec, before)
 	}
-	if a := okAtt(t)(s.Attempt(ctx, r1)); a.DeploymentStatus != status.Refused || a.Reason != reason {
+	if a := okHist(t)(s.History(ctx, r1)); a.DeploymentStatus != status.Refused || a.Reason != reason {
 		t.Errorf("history item: %+v", a)
 	}
-	_, err = s.Refuse(ctx, r1, "retry", reason)
-	wantErr(t, err, status.ErrDuplicate)
+	wantErr(t, s.Refuse(ctx, r1, "retry", reason), status.ErrDuplicate)
 	_, err = s.Enqueue(ctx, r1, status.Request{Type: "retry"})
 	wantErr(t, err, status.ErrDuplicate)
 
 	// The next accepted request clears the notice.
-	rec = v.see(okRec(t)(s.Enqueue(ctx, status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r2"}, status.Request{Type: "deploy"})))
+	ok[string](t)(s.Enqueue(ctx, status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r2"}, status.Request{Type: "deploy"}))
+	rec = v.see(current(t, s))
 	if rec.Notice != "" || rec.SchemaVersion != 2 {
 		t.Errorf("after the next Enqueue: %+v", rec)
 	}
 }
 
-func TestMarkFailed(t *testing.T) {
-	bad := status.Failure{Class: "internal", Message: "could not be processed after repeated attempts"}
+// RecordFailure: a request that already ended keeps its outcome, one in flight (or with no
+// current item) is failed, and another request's current item is never overwritten; only the
+// first of these is counted.
+func TestRecordFailure(t *testing.T) {
+	bad := status.Failure{Class: failure.Internal, Message: "could not be processed after repeated attempts"}
 	r1 := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r1"}
+	r2 := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r2"}
 	tests := []struct {
 		name       string
 		setup      func(t testing.TB, s *status.Store)
-		wantErr    error
-		wantStatus status.Status
+		want       status.Recorded
+		wantStatus status.State
 		wantReq    string
 	}{
-		{"no current item", func(testing.TB, *status.Store) {}, nil, status.Failed, "r1"},
+		{"no current item", func(testing.TB, *status.Store) {}, status.LeftFailed, status.Failed, "r1"},
 		{"same request queued", func(t testing.TB, s *status.Store) {
-			okRec(t)(s.Enqueue(ctx, r1, status.Request{Type: "deploy"}))
-		}, nil, status.Failed, "r1"},
+			ok[string](t)(s.Enqueue(ctx, r1, status.Request{Type: "deploy"}))
+		}, status.LeftFailed, status.Failed, "r1"},
 		{"same request deploying under a live lease", func(t testing.TB, s *status.Store) {
-			okRec(t)(s.Enqueue(ctx, r1, status.Request{Type: "deploy"}))
-			okRec(t)(s.Claim(ctx, r1, "w1", time.Hour))
-		}, nil, status.Failed, "r1"},
+			ok[string](t)(s.Enqueue(ctx, r1, status.Request{Type: "deploy"}))
+			must(t, s.Claim(ctx, r1, "w1", time.Hour))
+		}, status.LeftFailed, status.Failed, "r1"},
 		{"same request already deployed", func(t testing.TB, s *status.Store) {
-			okRec(t)(s.Enqueue(ctx, r1, status.Request{Type: "deploy"}))
-			okRec(t)(s.Claim(ctx, r1, "w1", time.Hour))
-			okRec(t)(s.Complete(ctx, r1, "w1", status.Success{SchemaVersion: 1}))
-		}, status.ErrDuplicate, status.Deployed, "r1"},
+			ok[string](t)(s.Enqueue(ctx, r1, status.Request{Type: "deploy"}))
+			must(t, s.Claim(ctx, r1, "w1", time.Hour))
+			must(t, s.Complete(ctx, r1, "w1", status.Success{SchemaVersion: 1}))
+		}, status.KeptOutcome, status.Deployed, "r1"},
 		{"another request deployed", func(t testing.TB, s *status.Store) {
-			r2 := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r2"}
-			okRec(t)(s.Enqueue(ctx, r2, status.Request{Type: "deploy"}))
-			okRec(t)(s.Claim(ctx, r2, "w2", time.Hour))
-			okRec(t)(s.Complete(ctx, r2, "w2", status.Success{SchemaVersion: 1}))
-		}, status.ErrSuperseded, status.Deployed, "r2"},
+			ok[string](t)(s.Enqueue(ctx, r2, status.Request{Type: "deploy"}))
+			must(t, s.Claim(ctx, r2, "w2", time.Hour))
+			must(t, s.Complete(ctx, r2, "w2", status.Success{SchemaVersion: 1}))
+		}, status.HistoryOnly, status.Deployed, "r2"},
 		{"another request failed", func(t testing.TB, s *status.Store) {
-			r2 := status.Ref{UserID: "u1", ConfigID: "c1", RequestID: "r2"}
-			okRec(t)(s.Enqueue(ctx, r2, status.Request{Type: "deploy"}))
-			okRec(t)(s.Claim(ctx, r2, "w2", time.Hour))
-			okRec(t)(s.Fail(ctx, r2, "w2", status.Failure{Class: "auth", Message: "bad key"}, 0))
-		}, status.ErrSuperseded, status.Failed, "r2"},
+			ok[string](t)(s.Enqueue(ctx, r2, status.Request{Type: "deploy"}))
+			must(t, s.Claim(ctx, r2, "w2", time.Hour))
+			must(t, s.Fail(ctx, r2, "w2", status.Failure{Class: failure.InvalidDeployKey, Message: "bad key"}, 0))
+		}, status.HistoryOnly, status.Failed, "r2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newStore(t)
 			tt.setup(t, s)
 			before, _ := s.Get(ctx, "u1", "c1")
-			_, err := s.MarkFailed(ctx, r1, bad)
-			if tt.wantErr != nil {
-				wantErr(t, err, tt.wantErr)
-			} else if err != nil {
-				t.Fatal(err)
+			got := ok[status.Recorded](t)(s.RecordFailure(ctx, r1, bad))
+			if got != tt.want || got.Counted() != (tt.want == status.LeftFailed) {
+				t.Fatalf("RecordFailure: %v (counted %t), want %v", got, got.Counted(), tt.want)
 			}
-			rec := okRec(t)(s.Get(ctx, "u1", "c1"))
-			if rec.DeploymentStatus != tt.wantStatus || rec.RequestID != tt.wantReq || rec.Version <= before.Version && tt.wantErr != status.ErrDuplicate {
+			rec := current(t, s)
+			if rec.DeploymentStatus != tt.wantStatus || rec.RequestID != tt.wantReq ||
+				tt.want == status.KeptOutcome && rec.Version != before.Version ||
+				tt.want != status.KeptOutcome && rec.Version <= before.Version {
 				t.Fatalf("current: %+v (before %+v)", rec, before)
 			}
-			if tt.wantStatus == status.Failed && tt.wantReq == "r1" &&
-				(rec.ErrorClass != "internal" || rec.ConnectionError != bad.Message || rec.LeaseOwner != "") {
+			if tt.want == status.LeftFailed &&
+				(rec.ErrorClass != failure.Internal || rec.ConnectionError != bad.Message || rec.LeaseOwner != "") {
 				t.Errorf("failure fields: %+v", rec)
 			}
-			if tt.wantErr == status.ErrSuperseded && rec.Notice == "" {
-				t.Errorf("no notice on the current item: %+v", rec)
+			if (tt.want == status.HistoryOnly) != (rec.Notice != "") {
+				t.Errorf("notice %q on the current item: %+v", rec.Notice, rec)
 			}
-			a := okAtt(t)(s.Attempt(ctx, r1))
-			if tt.wantErr != status.ErrDuplicate && (a.DeploymentStatus != status.Failed || a.Reason != bad.Message) {
+			a := okHist(t)(s.History(ctx, r1))
+			if tt.want != status.KeptOutcome && (a.DeploymentStatus != status.Failed || a.Reason != bad.Message || a.ErrorClass != failure.Internal) {
 				t.Errorf("history item: %+v", a)
+			}
+			if tt.want == status.KeptOutcome && a.DeploymentStatus != status.Deployed {
+				t.Errorf("the ended request's history item changed: %+v", a)
 			}
 		})
 	}

@@ -78,3 +78,50 @@ func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 // Advance moves the clock forward by d.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// Calls counts the calls a store makes to DynamoDB, by operation.
+type Calls struct {
+	GetItem, UpdateItem, TransactWriteItems int
+}
+
+// CountingDB wraps the DynamoDB client of a store and counts its calls (see Count). It is safe
+// for concurrent use.
+type CountingDB struct {
+	DB status.DB
+
+	mu sync.Mutex
+	n  Calls
+}
+
+// Count wraps s's client with a CountingDB and returns it; s must not be in use yet.
+func Count(s *status.Store) *CountingDB {
+	c := &CountingDB{DB: s.DB}
+	s.DB = c
+	return c
+}
+
+// Calls returns the calls made so far.
+func (c *CountingDB) Calls() Calls { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+// Reset forgets the calls made so far.
+func (c *CountingDB) Reset() { c.mu.Lock(); c.n = Calls{}; c.mu.Unlock() }
+
+func (c *CountingDB) count(f func(*Calls)) { c.mu.Lock(); f(&c.n); c.mu.Unlock() }
+
+// GetItem counts and forwards.
+func (c *CountingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count(func(n *Calls) { n.GetItem++ })
+	return c.DB.GetItem(ctx, in, optFns...)
+}
+
+// UpdateItem counts and forwards.
+func (c *CountingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count(func(n *Calls) { n.UpdateItem++ })
+	return c.DB.UpdateItem(ctx, in, optFns...)
+}
+
+// TransactWriteItems counts and forwards.
+func (c *CountingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.count(func(n *Calls) { n.TransactWriteItems++ })
+	return c.DB.TransactWriteItems(ctx, in, optFns...)
+}
