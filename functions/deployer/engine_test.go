@@ -20,10 +20,14 @@ func TestRealEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	node, err := toolpath.Node()
+	if err != nil {
+		t.Fatal(err)
+	}
 	key := convexlocaltest.AdminKey(t, "local-otter")
 	srv := convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
 	f := newFixture(t)
-	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{"127.0.0.1"}}
+	f.h.Engine = &deploy.Engine{CLINodeModules: nm, Node: node, TempRoot: t.TempDir(), SelfHostedHosts: []string{"127.0.0.1"}}
 	f.h.SchemaVersion = bundle.Version
 
 	steps := []struct {

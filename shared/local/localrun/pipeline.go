@@ -318,6 +318,10 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 	if err != nil {
 		return nil, fmt.Errorf("localrun: functions: %w", err)
 	}
+	node, err := toolpath.Node()
+	if err != nil {
+		return nil, fmt.Errorf("localrun: functions: %w", err)
+	}
 	dir, err := os.MkdirTemp("", "byod-functions-")
 	if err != nil {
 		return nil, fmt.Errorf("localrun: functions: %w", err)
@@ -362,7 +366,7 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 			"deployer": {
 				"STATUS_TABLE=" + e.StatusTable,
 				"CONVEX_CLI_NODE_MODULES=" + cliNM,
-				"NODE_BINARY=node",
+				"NODE_BINARY=" + node,
 				"DEPLOY_TIMEOUT=" + (deployTimeout - 30*time.Second).String(),
 				"LEASE_DURATION=" + (deployTimeout + time.Minute).String(),
 				"SELF_HOSTED_HOSTS=127.0.0.1,localhost",
