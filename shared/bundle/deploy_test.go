@@ -104,7 +104,7 @@ func TestGeneratedMatchesDeploy(t *testing.T) {
 	if err := os.RemoveAll(gen); err != nil {
 		t.Fatal(err)
 	}
-	runCmd(t, dir, selfHostedEnv(t, srv, key), key, "node", cliMain, "deploy", "--typecheck=disable")
+	runCmd(t, dir, selfHostedEnv(t, srv, key), key, nodeBin(t), cliMain, "deploy", "--typecheck=disable")
 
 	written, err := os.ReadDir(gen)
 	if err != nil {

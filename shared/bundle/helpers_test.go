@@ -42,15 +42,25 @@ func materialized(t testing.TB) string {
 	return dir
 }
 
+// nodeBin is the node the tests run the CLI and tsc with (toolpath.Node: the image's Node 22).
+func nodeBin(t testing.TB) string {
+	t.Helper()
+	node, err := toolpath.Node()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
 // runNode runs node with args in dir under a bounded time and a minimal environment. It returns
 // stdout, stderr and the run error (an *exec.ExitError for a non-zero exit).
 func runNode(t testing.TB, dir string, args ...string) (stdout, stderr []byte, err error) {
 	t.Helper()
 	env := []string{"PATH=" + os.Getenv("PATH"), "CI=1", "TMPDIR=" + t.TempDir()}
-	return runTool(t, dir, env, "node", args...)
+	return runTool(t, dir, env, nodeBin(t), args...)
 }
 
-// runTool runs the program name (looked up on PATH) with args in dir and exactly env, killed
+// runTool runs the program name (a path, or looked up on PATH) with args in dir and exactly env, killed
 // after nodeTimeout, which fails the test. It returns stdout, stderr and the run error.
 func runTool(t testing.TB, dir string, env []string, name string, args ...string) (stdout, stderr []byte, err error) {
 	t.Helper()

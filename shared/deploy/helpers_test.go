@@ -19,7 +19,7 @@ import (
 	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
-// testEngine is an Engine over the pinned CLI that deploys to loopback (Loopback), with job directories
+// testEngine is an Engine over the pinned CLI, run on toolpath.Node (the image's Node 22), that deploys to loopback (Loopback), with job directories
 // under a fresh temp root. A missing CLI install fails the test.
 func testEngine(t testing.TB) *Engine {
 	t.Helper()
@@ -27,7 +27,11 @@ func testEngine(t testing.TB) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Engine{CLINodeModules: nm, TempRoot: t.TempDir(), Loopback: true}
+	node, err := toolpath.Node()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Engine{CLINodeModules: nm, Node: node, TempRoot: t.TempDir(), Loopback: true}
 }
 
 // recorder collects the Events of a deploy.

@@ -75,9 +75,13 @@ func runCLI(tb testing.TB, dir string, extraEnv []string, args ...string) cliRes
 	if err != nil {
 		tb.Fatal(err)
 	}
+	node, err := toolpath.Node()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), cliRunLimit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{main}, args...)...)
+	cmd := exec.CommandContext(ctx, node, append([]string{main}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"CI=1", "PATH=" + os.Getenv("PATH"), "TMPDIR=" + tb.TempDir()}, extraEnv...)
 	var out bytes.Buffer

@@ -3,18 +3,19 @@ package convexlocal
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 // countingNode returns a node wrapper that appends a line to a file on every start, and a
 // function that reads how many times it started.
 func countingNode(t *testing.T) (node string, starts func() int) {
 	t.Helper()
-	real, err := exec.LookPath("node")
+	real, err := toolpath.Node()
 	if err != nil {
 		t.Fatal(err)
 	}

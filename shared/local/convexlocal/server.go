@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+
+	"github.com/byod-deployer/byod-deployer/shared/local/toolpath"
 )
 
 // FailMode makes the deployment fail the way a real deployment can, for tests and demos.
@@ -69,7 +71,8 @@ type Options struct {
 	BackfillSteps int
 	// BackfillStepDelay is how long each inProgress answer long-polls (capped by timeoutMs).
 	BackfillStepDelay time.Duration
-	// Node is the node executable; "node" (looked up on PATH) by default.
+	// Node is the node executable that evaluates pushed code; empty means toolpath.Node() (the
+	// Node 22 `make deps` installs, the image's version).
 	Node string
 	// NodeTimeout bounds each Node process that evaluates pushed code.
 	NodeTimeout time.Duration
@@ -100,7 +103,8 @@ type Server struct {
 }
 
 // New validates the options and returns a Server that is not yet listening. It fails when the
-// admin key is empty or the failure mode is unknown.
+// admin key is empty, the failure mode is unknown, or Options.Node is empty and toolpath.Node
+// finds no installed node.
 func New(opts Options) (*Server, error) {
 	if opts.AdminKey == "" {
 		return nil, errors.New("convexlocal: new: an admin key is required")
@@ -118,7 +122,11 @@ func New(opts Options) (*Server, error) {
 		opts.BackfillStepDelay = DefaultBackfillStepDelay
 	}
 	if opts.Node == "" {
-		opts.Node = "node"
+		node, err := toolpath.Node()
+		if err != nil {
+			return nil, fmt.Errorf("convexlocal: new: %w", err)
+		}
+		opts.Node = node
 	}
 	if opts.NodeTimeout == 0 {
 		opts.NodeTimeout = DefaultNodeTimeout

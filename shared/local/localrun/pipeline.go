@@ -326,6 +326,10 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 	if err != nil {
 		return nil, fmt.Errorf("localrun: functions: %w", err)
 	}
+	node, err := toolpath.Node()
+	if err != nil {
+		return nil, fmt.Errorf("localrun: functions: %w", err)
+	}
 	dir, err := os.MkdirTemp("", "byod-functions-")
 	if err != nil {
 		return nil, fmt.Errorf("localrun: functions: %w", err)
@@ -361,7 +365,7 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 		perFunction := map[string]map[string]string{
 			"deployer": settings.Deployer{
 				LogLevel: opts.LogLevel, MetricsNamespace: localMetricsNamespace, StatusTable: e.StatusTable,
-				CLINodeModules: cliNM, Node: "node",
+				CLINodeModules: cliNM, Node: node,
 				Timeout: fnTimeout - 30*time.Second, Lease: fnTimeout + time.Minute,
 				// Local mode says so: this machine at any port (loopback is never implied).
 				SelfHostedHosts: []string{"127.0.0.1:*", "localhost:*"},
