@@ -126,7 +126,7 @@ func zipFunction(stack awscdk.Stack, p StackProps, id, dir, what string, environ
 		Handler:      jsii.String("bootstrap"),
 		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Dir(bootstrapPath(p.AssetRoot, dir))), nil),
 		Architecture: Architecture,
-		MemorySize:   jsii.Number(256),
+		MemorySize:   jsii.Number(settings.ZipMemoryMB),
 		Timeout:      awscdk.Duration_Minutes(jsii.Number(1)),
 		LogGroup:     logGroup(stack, id),
 		Environment:  environment,

@@ -23,9 +23,8 @@ const (
 	DeployerTimeoutMinutes = int(settings.DeployerFunctionTimeout / time.Minute)
 	// VisibilityTimeoutRatio is the queue's visibility timeout over the deployer's timeout.
 	VisibilityTimeoutRatio = 6
-	// DeployerMemoryMB is one full vCPU (Lambda allocates CPU in proportion to memory; 1769 MB
-	// is one vCPU). Peak RSS of a deploy is far lower; CPU is what makes a deploy fast.
-	DeployerMemoryMB = 1769
+	// DeployerMemoryMB is declared beside the deployer's environment (shared/settings).
+	DeployerMemoryMB = settings.DeployerMemoryMB
 	// DeployerEphemeralMB is Lambda's minimum /tmp; a materialised project is well under 5 MB.
 	DeployerEphemeralMB = 512
 	// MaxReceiveCount is how often a message is received before it moves to the DLQ.

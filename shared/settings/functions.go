@@ -20,6 +20,12 @@ const (
 	// DeployerFunctionTimeout, so a lease outlives any invocation that could still hold it and a
 	// crashed worker's lease is taken over.
 	DefaultLease = 7 * time.Minute
+	// DeployerMemoryMB is the deployer's memory: one full vCPU (Lambda allocates CPU in
+	// proportion to memory; 1769 MB is one vCPU). Peak RSS of a deploy is far lower; CPU is what
+	// makes a deploy fast. The stack sets it and local mode reports it to the function.
+	DeployerMemoryMB = 1769
+	// ZipMemoryMB is the memory of the three zip functions (notifier, wsconnect, deadletter).
+	ZipMemoryMB = 256
 )
 
 // Names the package itself refers to more than once.

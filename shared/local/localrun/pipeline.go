@@ -379,9 +379,9 @@ func (p *Pipeline) functionProcesses(ctx context.Context, opts Options) (func(e 
 		}
 		procs := map[string]*Process{}
 		for _, name := range functionNames {
-			proc := &Process{Name: name, Binary: filepath.Join(dir, name), Env: append(append([]string{}, common...), environ(perFunction[name])...), MemoryMB: ZipMemoryMB, Output: opts.FunctionOutput}
+			proc := &Process{Name: name, Binary: filepath.Join(dir, name), Env: append(append([]string{}, common...), environ(perFunction[name])...), MemoryMB: settings.ZipMemoryMB, Output: opts.FunctionOutput}
 			if name == "deployer" {
-				proc.MemoryMB = DeployerMemoryMB
+				proc.MemoryMB = settings.DeployerMemoryMB
 			}
 			p.closers = append(p.closers, proc.Close)
 			procs[name] = proc

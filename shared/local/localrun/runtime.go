@@ -21,14 +21,9 @@ import (
 	"github.com/byod-deployer/byod-deployer/shared/local/standins"
 )
 
-// Memory sizes of the functions as the CDK stack sets them (infra/stack.go DeployerMemoryMB,
-// infra/functions.go zipFunction), for AWS_LAMBDA_FUNCTION_MEMORY_SIZE.
-const (
-	DeployerMemoryMB = 1769
-	ZipMemoryMB      = 256
-	// defaultMemoryMB is Lambda's default, for a Process whose MemoryMB is zero.
-	defaultMemoryMB = 128
-)
+// defaultMemoryMB is Lambda's default, for a Process whose MemoryMB is zero. The functions'
+// own sizes are shared/settings' DeployerMemoryMB and ZipMemoryMB, as the CDK stack sets them.
+const defaultMemoryMB = 128
 
 // MaxResponseSize is the largest response the Runtime API accepts from a function, as AWS's
 // Runtime Interface Emulator enforces Lambda's 6 MB limit (6 MiB + 100 bytes). A larger one is
